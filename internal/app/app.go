@@ -1,0 +1,150 @@
+// Package app wires the service together from its configuration: database,
+// keys, services and the HTTP server. The command and the tests both build
+// the service through it, so they run the same thing.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/casework/casework/internal/apperr"
+	"github.com/casework/casework/internal/auth"
+	"github.com/casework/casework/internal/authz"
+	"github.com/casework/casework/internal/config"
+	"github.com/casework/casework/internal/httpapi"
+	"github.com/casework/casework/internal/organizations"
+	"github.com/casework/casework/internal/store"
+	"github.com/casework/casework/internal/users"
+)
+
+// App is the assembled service.
+type App struct {
+	Config        config.Config
+	DB            *store.DB
+	Keys          *auth.KeySet
+	Authorizer    *authz.Authorizer
+	Auth          *auth.Service
+	Organizations *organizations.Service
+	Users         *users.Service
+	OrgStore      *store.Organizations
+	Handler       *echo.Echo
+	Logger        *slog.Logger
+}
+
+// NewID returns a new record id: a UUIDv7, so ids sort by creation time.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// LoadKeys returns the token-signing key set from configuration; on the
+// embedded default without configured keys it generates them into the data
+// directory (mode 0600) once and reuses them after.
+func LoadKeys(cfg config.Config, log *slog.Logger) (*auth.KeySet, error) {
+	switch {
+	case cfg.SigningKeys != "":
+		return auth.ParseKeySet([]byte(cfg.SigningKeys))
+	case cfg.SigningKeysFile != "":
+		data, err := os.ReadFile(cfg.SigningKeysFile)
+		if err != nil {
+			return nil, fmt.Errorf("CASEWORK_SIGNING_KEYS_FILE: %w", err)
+		}
+		return auth.ParseKeySet(data)
+	case cfg.Driver == config.SQLite:
+		path := cfg.DefaultSigningKeysPath()
+		ks, created, err := auth.LoadOrCreateKeySetFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("signing keys: %w", err)
+		}
+		if created {
+			log.Info("generated token-signing keys (mode 0600); keep this file secret and back it up", "path", path)
+		}
+		return ks, nil
+	default:
+		return nil, errors.New("with PostgreSQL, set CASEWORK_SIGNING_KEYS or CASEWORK_SIGNING_KEYS_FILE " +
+			"(every API instance must share the keys); `casework keys generate` prints a new key set")
+	}
+}
+
+// New assembles the service on an open, migrated database.
+func New(ctx context.Context, cfg config.Config, db *store.DB, keys *auth.KeySet, log *slog.Logger) (*App, error) {
+	sessions := store.NewSessions(db)
+	az, err := authz.New(ctx, sessions)
+	if err != nil {
+		return nil, err
+	}
+	hasher := auth.NewHasher(cfg.PasswordHashWorkers)
+	tokens := auth.NewTokens(keys, cfg.Issuer, cfg.Audience, cfg.AccessTokenTTL)
+	orgStore := store.NewOrganizations(db)
+	a := &App{
+		Config: cfg, DB: db, Keys: keys, Authorizer: az, Logger: log, OrgStore: orgStore,
+		Auth:          auth.NewService(sessions, tokens, hasher, cfg.RefreshTokenTTL, cfg.SessionMaxAge, store.Now, NewID),
+		Organizations: organizations.NewService(orgStore, az, store.Now, NewID),
+		Users:         users.NewService(store.NewUsers(db), orgStore, az, hasher, store.Now, NewID),
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.Handler, err = httpapi.NewServer(httpapi.Deps{
+		Auth: a.Auth, Organizations: a.Organizations, Users: a.Users, DB: db, Logger: log,
+		Registry: reg, BodyLimitBytes: cfg.BodyLimitBytes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// FirstStart creates the IOM organisation and its first admin on an empty
+// database. Without a configured password it generates one and prints it to
+// out, once. It does nothing when the IOM organisation exists.
+func (a *App) FirstStart(ctx context.Context, out io.Writer) error {
+	exists, err := a.OrgStore.IOMExists(ctx)
+	if err != nil || exists {
+		return err
+	}
+	now := store.Now()
+	iom := organizations.Organization{
+		ID: NewID(), Name: a.Config.IOMName, Code: a.Config.IOMCode, Kind: auth.OrgKindIOM,
+		City: a.Config.IOMCity, Active: true, Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := a.OrgStore.Create(ctx, iom); err != nil {
+		if apperr.Is(err, apperr.Conflict) {
+			return nil // another instance did the first start at the same moment
+		}
+		return fmt.Errorf("create the IOM organisation: %w", err)
+	}
+	password, generated := a.Config.AdminPassword, false
+	if password == "" {
+		password, generated = GeneratePassword(), true
+	}
+	admin, err := a.Users.Provision(ctx, users.NewUser{
+		Email: a.Config.AdminEmail, DisplayName: "IOM administrator", Password: password,
+		Roles: []string{authz.RoleAdmin}, OrganizationID: iom.ID,
+	})
+	if err != nil {
+		return fmt.Errorf("create the first IOM admin: %w", err)
+	}
+	a.Logger.Info("first start: created the IOM organisation and its admin", "organization_id", iom.ID, "user_id", admin.ID)
+	if generated {
+		fmt.Fprintf(out, "\nFirst start: the IOM admin is %s with the password\n\n    %s\n\n"+
+			"It is shown only this once. Sign in and keep it safe.\n\n", admin.Email, password)
+	}
+	return nil
+}
+
+// GeneratePassword returns a random password of 24 URL-safe characters (144 bits).
+func GeneratePassword() string {
+	b := make([]byte, 18)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}

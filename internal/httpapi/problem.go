@@ -1,0 +1,141 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/casework/casework/api"
+	"github.com/casework/casework/internal/apperr"
+)
+
+// statusOf maps error codes to HTTP statuses. Invalid is 422 (the request was
+// well-formed but breaks a rule); malformed requests are answered 400 where
+// they are detected.
+var statusOf = map[apperr.Code]int{
+	apperr.Invalid:              http.StatusUnprocessableEntity,
+	apperr.Unauthenticated:      http.StatusUnauthorized,
+	apperr.Forbidden:            http.StatusForbidden,
+	apperr.NotFound:             http.StatusNotFound,
+	apperr.Conflict:             http.StatusConflict,
+	apperr.PreconditionFailed:   http.StatusPreconditionFailed,
+	apperr.PreconditionRequired: http.StatusPreconditionRequired,
+	apperr.TooLarge:             http.StatusRequestEntityTooLarge,
+	apperr.RateLimited:          http.StatusTooManyRequests,
+	apperr.Unavailable:          http.StatusServiceUnavailable,
+	apperr.Internal:             http.StatusInternalServerError,
+}
+
+// badRequest is a malformed request: syntax, unknown fields, bad parameters.
+type badRequest struct{ err *apperr.Error }
+
+func (b badRequest) Error() string { return b.err.Error() }
+
+func newBadRequest(msg string, fields ...apperr.FieldError) error {
+	return badRequest{&apperr.Error{Code: apperr.Invalid, Message: msg, Fields: fields}}
+}
+
+// errorHandler writes every error as application/problem+json (RFC 9457).
+// Unknown errors are a 500 with no detail, logged with the request id.
+func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		status, ae := classify(err)
+		if status >= 500 && ae.Code == apperr.Internal {
+			log.ErrorContext(c.Request().Context(), "internal error",
+				"request_id", requestID(c), "route", c.Path(), "error", err.Error())
+		}
+		p := api.Problem{
+			Type:   "urn:casework:problem:" + string(ae.Code),
+			Title:  http.StatusText(status),
+			Status: status,
+			Code:   api.ProblemCode(ae.Code),
+		}
+		if ae.Message != "" {
+			p.Detail = &ae.Message
+		}
+		instance := c.Request().URL.Path
+		p.Instance = &instance
+		if id := requestID(c); id != "" {
+			p.RequestId = &id
+		}
+		if len(ae.Fields) > 0 {
+			fields := make([]api.FieldError, len(ae.Fields))
+			for i, f := range ae.Fields {
+				fields[i] = api.FieldError{Field: f.Field, Message: f.Message}
+			}
+			p.Errors = &fields
+		}
+		h := c.Response().Header()
+		if ae.RetryAfter > 0 {
+			h.Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+		}
+		if status == http.StatusUnauthorized {
+			h.Set("WWW-Authenticate", `Bearer realm="casework", error="invalid_token"`)
+		}
+		h.Set(echo.HeaderContentType, "application/problem+json")
+		c.Response().WriteHeader(status)
+		if c.Request().Method != http.MethodHead {
+			_ = json.NewEncoder(c.Response()).Encode(p)
+		}
+	}
+}
+
+func classify(err error) (int, *apperr.Error) {
+	var br badRequest
+	if errors.As(err, &br) {
+		return http.StatusBadRequest, br.err
+	}
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		status, ok := statusOf[ae.Code]
+		if !ok {
+			status = http.StatusInternalServerError
+		}
+		if status == http.StatusInternalServerError {
+			return status, apperr.New(apperr.Internal, "internal error")
+		}
+		return status, ae
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge, apperr.New(apperr.TooLarge, "the request body is too large")
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		code := apperr.Invalid
+		msg := http.StatusText(he.Code)
+		switch he.Code {
+		case http.StatusNotFound:
+			code, msg = apperr.NotFound, "no such resource"
+		case http.StatusMethodNotAllowed:
+			code = apperr.NotFound
+		case http.StatusUnauthorized:
+			code = apperr.Unauthenticated
+		case http.StatusForbidden:
+			code = apperr.Forbidden
+		case http.StatusRequestEntityTooLarge:
+			code = apperr.TooLarge
+		case http.StatusTooManyRequests:
+			code = apperr.RateLimited
+		case http.StatusServiceUnavailable:
+			code = apperr.Unavailable
+		case http.StatusBadRequest:
+			// Parameter binding errors from the generated wrapper say what was wrong.
+			if s, ok := he.Message.(string); ok {
+				msg = s
+			}
+		}
+		if he.Code >= 500 {
+			return http.StatusInternalServerError, apperr.New(apperr.Internal, "internal error")
+		}
+		return he.Code, apperr.New(code, msg)
+	}
+	return http.StatusInternalServerError, apperr.New(apperr.Internal, "internal error")
+}

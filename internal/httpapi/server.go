@@ -1,0 +1,95 @@
+// Package httpapi is the HTTP face of the service: the echo server, its
+// middleware, the strict handlers that map generated request types onto
+// service calls, and problem+json errors.
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/casework/casework/api"
+	"github.com/casework/casework/internal/auth"
+	"github.com/casework/casework/internal/organizations"
+	"github.com/casework/casework/internal/users"
+)
+
+// Pinger checks that the database answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps are what the server needs.
+type Deps struct {
+	Auth          *auth.Service
+	Organizations *organizations.Service
+	Users         *users.Service
+	DB            Pinger
+	Logger        *slog.Logger
+	// Registry receives the HTTP metrics and is served at /metrics.
+	Registry       *prometheus.Registry
+	BodyLimitBytes int64
+}
+
+// NewServer returns the echo server with every route of openapi.yaml.
+func NewServer(d Deps) (*echo.Echo, error) {
+	doc, err := LoadSpec()
+	if err != nil {
+		return nil, err
+	}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return nil, fmt.Errorf("openapi router: %w", err)
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Binder = jsonBinder{}
+	e.HTTPErrorHandler = errorHandler(d.Logger)
+	e.Use(
+		withRequestID,
+		// metrics sits outside the access log, which writes errors, so it
+		// sees the final status.
+		newMetrics(d.Registry).middleware,
+		accessLog(d.Logger),
+		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}),
+		securityHeaders,
+		limitBody(d.BodyLimitBytes),
+		(&gate{router: router, auth: d.Auth}).middleware,
+	)
+	h := &handlers{deps: d}
+	api.RegisterHandlers(e, api.NewStrictHandler(h, nil))
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})))
+	e.GET("/openapi.yaml", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, "application/yaml", api.Spec)
+	})
+	e.GET("/docs", serveDocs)
+	return e, nil
+}
+
+// LoadSpec parses and validates the embedded OpenAPI document.
+func LoadSpec() (*openapi3.T, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(api.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("openapi.yaml: %w", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("openapi.yaml: %w", err)
+	}
+	return doc, nil
+}
+
+// handlers implements api.StrictServerInterface: each method maps one
+// request onto one service call and the result onto a response.
+type handlers struct {
+	deps Deps
+}
+
+var _ api.StrictServerInterface = (*handlers)(nil)
