@@ -169,3 +169,9 @@ func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "casework.
 
 // DefaultSigningKeysPath is where the embedded default keeps its generated key set.
 func (c Config) DefaultSigningKeysPath() string { return filepath.Join(c.DataDir, "signing-keys.json") }
+
+// TestDatabaseURL is the PostgreSQL server the test suites also run on, from
+// CASEWORK_TEST_DATABASE_URL; empty means SQLite only.
+func TestDatabaseURL(getenv func(string) string) string {
+	return strings.TrimSpace(getenv("CASEWORK_TEST_DATABASE_URL"))
+}

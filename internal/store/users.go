@@ -30,9 +30,19 @@ type userRow struct {
 func (userRow) TableName() string { return "users" }
 
 // userWithOrg is a user row read together with its organisation's kind.
+// (Flat: gorm does not fill embedded structs when scanning joined rows.)
 type userWithOrg struct {
-	userRow `gorm:"embedded"`
-	OrgKind string
+	ID             string
+	OrganizationID string
+	Email          string
+	DisplayName    string
+	Roles          string
+	Active         bool
+	Locale         string
+	Version        int64
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	OrgKind        string
 }
 
 func (r userWithOrg) domain() users.User {
@@ -58,7 +68,8 @@ func NewUsers(db *DB) *Users { return &Users{db: db} }
 
 func (s *Users) base(q *gorm.DB, scope tenant.Scope) *gorm.DB {
 	q = q.Table("users").
-		Select("users.*, organizations.kind AS org_kind").
+		Select("users.id, users.organization_id, users.email, users.display_name, users.roles, users.active, " +
+			"users.locale, users.version, users.created_at, users.updated_at, organizations.kind AS org_kind").
 		Joins("JOIN organizations ON organizations.id = users.organization_id")
 	return scoped(q, scope, "users.organization_id")
 }
