@@ -4,6 +4,7 @@
 //	casework migrate up|down|status   manage the database schema
 //	casework admin create-user ...    create a user from the command line
 //	casework keys generate            print a new token-signing key set
+//	casework healthcheck              probe the local server (container health checks)
 package main
 
 import (
@@ -45,6 +46,7 @@ commands:
   migrate up|down|status        apply, roll back one, or list migrations
   admin create-user [flags]     create a user (see: casework admin create-user -h)
   keys generate                 print a new token-signing key set (JSON)
+  healthcheck                   exit 0 when the local server answers /healthz (for containers)
 
 Configuration comes from CASEWORK_* environment variables; see README.md.`
 
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		_, err = fmt.Fprintln(stdout, string(ks))
 		return err
+	case "healthcheck":
+		return healthcheck(ctx, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -229,5 +233,36 @@ func admin(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	fmt.Fprintf(stdout, "created user %s (%s) in %s with roles %s\npassword (shown once): %s\n",
 		u.Email, u.ID, org.Code, strings.Join(u.Roles, ","), password)
+	return nil
+}
+
+// healthcheck probes /healthz of the server this configuration would run, for
+// container images that have no shell or curl.
+func healthcheck(ctx context.Context, getenv func(string) string) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	host, port, err := net.SplitHostPort(cfg.ListenAddr)
+	if err != nil {
+		return err
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthz answered %d", res.StatusCode)
+	}
 	return nil
 }

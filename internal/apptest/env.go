@@ -3,6 +3,8 @@ package apptest
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -55,20 +57,42 @@ type Caller struct {
 var (
 	keysOnce sync.Once
 	keys     *auth.KeySet
+	keysJSON []byte
 )
 
 func testKeys(t testing.TB) *auth.KeySet {
 	keysOnce.Do(func() {
-		data, err := auth.GenerateKeySet()
-		if err != nil {
+		var err error
+		if keysJSON, err = auth.GenerateKeySet(); err != nil {
 			panic(err)
 		}
-		keys, err = auth.ParseKeySet(data)
-		if err != nil {
+		if keys, err = auth.ParseKeySet(keysJSON); err != nil {
 			panic(err)
 		}
 	})
 	return keys
+}
+
+// SigningKey returns the kid and private key every test service signs its
+// access tokens with, so token tests can forge tokens the server must refuse.
+func SigningKey(t testing.TB) (kid string, key ed25519.PrivateKey) {
+	t.Helper()
+	testKeys(t)
+	var ks struct {
+		Active string `json:"active"`
+		Keys   []struct {
+			KID  string `json:"kid"`
+			Seed string `json:"seed"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(keysJSON, &ks); err != nil {
+		t.Fatalf("key set: %v", err)
+	}
+	seed, err := base64.StdEncoding.DecodeString(ks.Keys[0].Seed)
+	if err != nil {
+		t.Fatalf("key seed: %v", err)
+	}
+	return ks.Active, ed25519.NewKeyFromSeed(seed)
 }
 
 // TestConfig is the configuration the harness runs with; tests may change it
