@@ -7,9 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/casework/casework/internal/secretfile"
 )
 
 // KeySet is the fixed set of token-signing keys: one active key signs, every
@@ -72,34 +72,11 @@ func GenerateKeySet() ([]byte, error) {
 	}, "", "  ")
 }
 
-// LoadOrCreateKeySetFile reads the key set at path, creating it (mode 0600,
-// in a directory of mode 0700) when it does not exist. created says which.
+// LoadOrCreateKeySetFile reads the key set at path, generating it (mode
+// 0600) when it does not exist. created says which.
 func LoadOrCreateKeySetFile(path string) (ks *KeySet, created bool, err error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		if data, err = GenerateKeySet(); err != nil {
-			return nil, false, err
-		}
-		if err = os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, false, err
-		}
-		// O_EXCL: two processes starting at once must not overwrite each other's keys.
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, os.ErrExist) {
-			return LoadOrCreateKeySetFile(path)
-		}
-		if err != nil {
-			return nil, false, err
-		}
-		if _, err = f.Write(data); err != nil {
-			f.Close()
-			return nil, false, err
-		}
-		if err = f.Close(); err != nil {
-			return nil, false, err
-		}
-		created = true
-	} else if err != nil {
+	data, created, err := secretfile.LoadOrCreate(path, GenerateKeySet)
+	if err != nil {
 		return nil, false, err
 	}
 	ks, err = ParseKeySet(data)
