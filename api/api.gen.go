@@ -7,14 +7,355 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
+
+// Defines values for AgeBroad.
+const (
+	AgeBroadN08     AgeBroad = "0-8"
+	AgeBroadN1820   AgeBroad = "18-20"
+	AgeBroadN2123   AgeBroad = "21-23"
+	AgeBroadN2426   AgeBroad = "24-26"
+	AgeBroadN2729   AgeBroad = "27-29"
+	AgeBroadN3038   AgeBroad = "30-38"
+	AgeBroadN3947   AgeBroad = "39-47"
+	AgeBroadN48     AgeBroad = "48+"
+	AgeBroadN917    AgeBroad = "9-17"
+	AgeBroadUnknown AgeBroad = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the AgeBroad enum.
+func (e AgeBroad) Valid() bool {
+	switch e {
+	case AgeBroadN08:
+		return true
+	case AgeBroadN1820:
+		return true
+	case AgeBroadN2123:
+		return true
+	case AgeBroadN2426:
+		return true
+	case AgeBroadN2729:
+		return true
+	case AgeBroadN3038:
+		return true
+	case AgeBroadN3947:
+		return true
+	case AgeBroadN48:
+		return true
+	case AgeBroadN917:
+		return true
+	case AgeBroadUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AgeGroup.
+const (
+	AgeGroupAdult   AgeGroup = "adult"
+	AgeGroupChild   AgeGroup = "child"
+	AgeGroupUnknown AgeGroup = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the AgeGroup enum.
+func (e AgeGroup) Valid() bool {
+	switch e {
+	case AgeGroupAdult:
+		return true
+	case AgeGroupChild:
+		return true
+	case AgeGroupUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AuditEventActorType.
+const (
+	AuditEventActorTypeAnonymous      AuditEventActorType = "anonymous"
+	AuditEventActorTypeServiceAccount AuditEventActorType = "service_account"
+	AuditEventActorTypeSystem         AuditEventActorType = "system"
+	AuditEventActorTypeUser           AuditEventActorType = "user"
+)
+
+// Valid indicates whether the value is a known member of the AuditEventActorType enum.
+func (e AuditEventActorType) Valid() bool {
+	switch e {
+	case AuditEventActorTypeAnonymous:
+		return true
+	case AuditEventActorTypeServiceAccount:
+		return true
+	case AuditEventActorTypeSystem:
+		return true
+	case AuditEventActorTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AuditOutcome.
+const (
+	Denied  AuditOutcome = "denied"
+	Failure AuditOutcome = "failure"
+	Success AuditOutcome = "success"
+)
+
+// Valid indicates whether the value is a known member of the AuditOutcome enum.
+func (e AuditOutcome) Valid() bool {
+	switch e {
+	case Denied:
+		return true
+	case Failure:
+		return true
+	case Success:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CaseView.
+const (
+	CaseViewFull          CaseView = "full"
+	CaseViewPseudonymised CaseView = "pseudonymised"
+)
+
+// Valid indicates whether the value is a known member of the CaseView enum.
+func (e CaseView) Valid() bool {
+	switch e {
+	case CaseViewFull:
+		return true
+	case CaseViewPseudonymised:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CaseStatus.
+const (
+	Active   CaseStatus = "active"
+	Closed   CaseStatus = "closed"
+	FollowUp CaseStatus = "follow_up"
+	Open     CaseStatus = "open"
+)
+
+// Valid indicates whether the value is a known member of the CaseStatus enum.
+func (e CaseStatus) Valid() bool {
+	switch e {
+	case Active:
+		return true
+	case Closed:
+		return true
+	case FollowUp:
+		return true
+	case Open:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ClosureReason.
+const (
+	ClosureReasonAgedOut                   ClosureReason = "aged_out"
+	ClosureReasonDeceased                  ClosureReason = "deceased"
+	ClosureReasonDeclinedOrWithdrewConsent ClosureReason = "declined_or_withdrew_consent"
+	ClosureReasonGoalsAchieved             ClosureReason = "goals_achieved"
+	ClosureReasonLostContact               ClosureReason = "lost_contact"
+	ClosureReasonNotEligible               ClosureReason = "not_eligible"
+	ClosureReasonOther                     ClosureReason = "other"
+	ClosureReasonReferredOrTransferred     ClosureReason = "referred_or_transferred"
+	ClosureReasonRelocated                 ClosureReason = "relocated"
+	ClosureReasonReturnedToOrigin          ClosureReason = "returned_to_origin"
+)
+
+// Valid indicates whether the value is a known member of the ClosureReason enum.
+func (e ClosureReason) Valid() bool {
+	switch e {
+	case ClosureReasonAgedOut:
+		return true
+	case ClosureReasonDeceased:
+		return true
+	case ClosureReasonDeclinedOrWithdrewConsent:
+		return true
+	case ClosureReasonGoalsAchieved:
+		return true
+	case ClosureReasonLostContact:
+		return true
+	case ClosureReasonNotEligible:
+		return true
+	case ClosureReasonOther:
+		return true
+	case ClosureReasonReferredOrTransferred:
+		return true
+	case ClosureReasonRelocated:
+		return true
+	case ClosureReasonReturnedToOrigin:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentStateState.
+const (
+	ConsentStateStateGiven     ConsentStateState = "given"
+	ConsentStateStateRefused   ConsentStateState = "refused"
+	ConsentStateStateWithdrawn ConsentStateState = "withdrawn"
+)
+
+// Valid indicates whether the value is a known member of the ConsentStateState enum.
+func (e ConsentStateState) Valid() bool {
+	switch e {
+	case ConsentStateStateGiven:
+		return true
+	case ConsentStateStateRefused:
+		return true
+	case ConsentStateStateWithdrawn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentType.
+const (
+	ConsentTypeAssistance         ConsentType = "assistance"
+	ConsentTypeDataProcessing     ConsentType = "data_processing"
+	ConsentTypeGuardian           ConsentType = "guardian"
+	ConsentTypeMedical            ConsentType = "medical"
+	ConsentTypeReferral           ConsentType = "referral"
+	ConsentTypeResearchAnonymised ConsentType = "research_anonymised"
+	ConsentTypeVoluntaryReturn    ConsentType = "voluntary_return"
+)
+
+// Valid indicates whether the value is a known member of the ConsentType enum.
+func (e ConsentType) Valid() bool {
+	switch e {
+	case ConsentTypeAssistance:
+		return true
+	case ConsentTypeDataProcessing:
+		return true
+	case ConsentTypeGuardian:
+		return true
+	case ConsentTypeMedical:
+		return true
+	case ConsentTypeReferral:
+		return true
+	case ConsentTypeResearchAnonymised:
+		return true
+	case ConsentTypeVoluntaryReturn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ExploitationType.
+const (
+	ExploitationTypeChildLabour        ExploitationType = "child_labour"
+	ExploitationTypeDomesticServitude  ExploitationType = "domestic_servitude"
+	ExploitationTypeForcedBegging      ExploitationType = "forced_begging"
+	ExploitationTypeForcedCriminality  ExploitationType = "forced_criminality"
+	ExploitationTypeForcedLabour       ExploitationType = "forced_labour"
+	ExploitationTypeForcedMarriage     ExploitationType = "forced_marriage"
+	ExploitationTypeForcedMilitary     ExploitationType = "forced_military"
+	ExploitationTypeNotCollected       ExploitationType = "not_collected"
+	ExploitationTypeOrganRemoval       ExploitationType = "organ_removal"
+	ExploitationTypeOther              ExploitationType = "other"
+	ExploitationTypeRefused            ExploitationType = "refused"
+	ExploitationTypeSexualExploitation ExploitationType = "sexual_exploitation"
+	ExploitationTypeSlaveryPractices   ExploitationType = "slavery_practices"
+	ExploitationTypeUnknown            ExploitationType = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the ExploitationType enum.
+func (e ExploitationType) Valid() bool {
+	switch e {
+	case ExploitationTypeChildLabour:
+		return true
+	case ExploitationTypeDomesticServitude:
+		return true
+	case ExploitationTypeForcedBegging:
+		return true
+	case ExploitationTypeForcedCriminality:
+		return true
+	case ExploitationTypeForcedLabour:
+		return true
+	case ExploitationTypeForcedMarriage:
+		return true
+	case ExploitationTypeForcedMilitary:
+		return true
+	case ExploitationTypeNotCollected:
+		return true
+	case ExploitationTypeOrganRemoval:
+		return true
+	case ExploitationTypeOther:
+		return true
+	case ExploitationTypeRefused:
+		return true
+	case ExploitationTypeSexualExploitation:
+		return true
+	case ExploitationTypeSlaveryPractices:
+		return true
+	case ExploitationTypeUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Gender.
+const (
+	GenderFeminine             Gender = "feminine"
+	GenderMasculine            Gender = "masculine"
+	GenderNonConforming        Gender = "non_conforming"
+	GenderNotCollected         Gender = "not_collected"
+	GenderNotSpecified         Gender = "not_specified"
+	GenderRefused              Gender = "refused"
+	GenderTransgenderFeminine  Gender = "transgender_feminine"
+	GenderTransgenderMasculine Gender = "transgender_masculine"
+	GenderUnknown              Gender = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the Gender enum.
+func (e Gender) Valid() bool {
+	switch e {
+	case GenderFeminine:
+		return true
+	case GenderMasculine:
+		return true
+	case GenderNonConforming:
+		return true
+	case GenderNotCollected:
+		return true
+	case GenderNotSpecified:
+		return true
+	case GenderRefused:
+		return true
+	case GenderTransgenderFeminine:
+		return true
+	case GenderTransgenderMasculine:
+		return true
+	case GenderUnknown:
+		return true
+	default:
+		return false
+	}
+}
 
 // Defines values for HealthStatus.
 const (
@@ -25,6 +366,156 @@ const (
 func (e HealthStatus) Valid() bool {
 	switch e {
 	case Ok:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IdentifiedBy.
+const (
+	IdentifiedByConsulate         IdentifiedBy = "consulate"
+	IdentifiedByFamilyOrCommunity IdentifiedBy = "family_or_community"
+	IdentifiedByHotline           IdentifiedBy = "hotline"
+	IdentifiedByIom               IdentifiedBy = "iom"
+	IdentifiedByLabourInspection  IdentifiedBy = "labour_inspection"
+	IdentifiedByNgo               IdentifiedBy = "ngo"
+	IdentifiedByNotCollected      IdentifiedBy = "not_collected"
+	IdentifiedByOther             IdentifiedBy = "other"
+	IdentifiedByPolice            IdentifiedBy = "police"
+	IdentifiedByRefused           IdentifiedBy = "refused"
+	IdentifiedBySelfReferral      IdentifiedBy = "self_referral"
+	IdentifiedByUnknown           IdentifiedBy = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the IdentifiedBy enum.
+func (e IdentifiedBy) Valid() bool {
+	switch e {
+	case IdentifiedByConsulate:
+		return true
+	case IdentifiedByFamilyOrCommunity:
+		return true
+	case IdentifiedByHotline:
+		return true
+	case IdentifiedByIom:
+		return true
+	case IdentifiedByLabourInspection:
+		return true
+	case IdentifiedByNgo:
+		return true
+	case IdentifiedByNotCollected:
+		return true
+	case IdentifiedByOther:
+		return true
+	case IdentifiedByPolice:
+		return true
+	case IdentifiedByRefused:
+		return true
+	case IdentifiedBySelfReferral:
+		return true
+	case IdentifiedByUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IdentityDocumentType.
+const (
+	IdentityDocumentTypeBirthCertificate IdentityDocumentType = "birth_certificate"
+	IdentityDocumentTypeNationalId       IdentityDocumentType = "national_id"
+	IdentityDocumentTypeOther            IdentityDocumentType = "other"
+	IdentityDocumentTypePassport         IdentityDocumentType = "passport"
+	IdentityDocumentTypeResidencePermit  IdentityDocumentType = "residence_permit"
+	IdentityDocumentTypeTravelDocument   IdentityDocumentType = "travel_document"
+)
+
+// Valid indicates whether the value is a known member of the IdentityDocumentType enum.
+func (e IdentityDocumentType) Valid() bool {
+	switch e {
+	case IdentityDocumentTypeBirthCertificate:
+		return true
+	case IdentityDocumentTypeNationalId:
+		return true
+	case IdentityDocumentTypeOther:
+		return true
+	case IdentityDocumentTypePassport:
+		return true
+	case IdentityDocumentTypeResidencePermit:
+		return true
+	case IdentityDocumentTypeTravelDocument:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LegalDetailsKind.
+const (
+	LegalDetailsKindCounselling    LegalDetailsKind = "counselling"
+	LegalDetailsKindDocumentation  LegalDetailsKind = "documentation"
+	LegalDetailsKindOther          LegalDetailsKind = "other"
+	LegalDetailsKindRepresentation LegalDetailsKind = "representation"
+)
+
+// Valid indicates whether the value is a known member of the LegalDetailsKind enum.
+func (e LegalDetailsKind) Valid() bool {
+	switch e {
+	case LegalDetailsKindCounselling:
+		return true
+	case LegalDetailsKindDocumentation:
+		return true
+	case LegalDetailsKindOther:
+		return true
+	case LegalDetailsKindRepresentation:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LegalServiceType.
+const (
+	LegalServiceTypeLegal LegalServiceType = "legal"
+)
+
+// Valid indicates whether the value is a known member of the LegalServiceType enum.
+func (e LegalServiceType) Valid() bool {
+	switch e {
+	case LegalServiceTypeLegal:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LegalServiceView.
+const (
+	LegalServiceViewFull          LegalServiceView = "full"
+	LegalServiceViewPseudonymised LegalServiceView = "pseudonymised"
+)
+
+// Valid indicates whether the value is a known member of the LegalServiceView enum.
+func (e LegalServiceView) Valid() bool {
+	switch e {
+	case LegalServiceViewFull:
+		return true
+	case LegalServiceViewPseudonymised:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LegalServiceCreateType.
+const (
+	LegalServiceCreateTypeLegal LegalServiceCreateType = "legal"
+)
+
+// Valid indicates whether the value is a known member of the LegalServiceCreateType enum.
+func (e LegalServiceCreateType) Valid() bool {
+	switch e {
+	case LegalServiceCreateTypeLegal:
 		return true
 	default:
 		return false
@@ -46,6 +537,156 @@ func (e Locale) Valid() bool {
 	case Kk:
 		return true
 	case Ru:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MeansOfControl.
+const (
+	MeansOfControlDebtBondage              MeansOfControl = "debt_bondage"
+	MeansOfControlExcessiveWorkingHours    MeansOfControl = "excessive_working_hours"
+	MeansOfControlFalsePromises            MeansOfControl = "false_promises"
+	MeansOfControlNotCollected             MeansOfControl = "not_collected"
+	MeansOfControlOther                    MeansOfControl = "other"
+	MeansOfControlPhysicalAbuse            MeansOfControl = "physical_abuse"
+	MeansOfControlPsychoactiveSubstances   MeansOfControl = "psychoactive_substances"
+	MeansOfControlPsychologicalAbuse       MeansOfControl = "psychological_abuse"
+	MeansOfControlRefused                  MeansOfControl = "refused"
+	MeansOfControlRestrictsFinancialAccess MeansOfControl = "restricts_financial_access"
+	MeansOfControlRestrictsMedicalCare     MeansOfControl = "restricts_medical_care"
+	MeansOfControlRestrictsMovement        MeansOfControl = "restricts_movement"
+	MeansOfControlSexualAbuse              MeansOfControl = "sexual_abuse"
+	MeansOfControlTakesEarnings            MeansOfControl = "takes_earnings"
+	MeansOfControlThreatOfLawEnforcement   MeansOfControl = "threat_of_law_enforcement"
+	MeansOfControlThreats                  MeansOfControl = "threats"
+	MeansOfControlUnknown                  MeansOfControl = "unknown"
+	MeansOfControlUsesChildren             MeansOfControl = "uses_children"
+	MeansOfControlWithholdsDocuments       MeansOfControl = "withholds_documents"
+	MeansOfControlWithholdsNecessities     MeansOfControl = "withholds_necessities"
+)
+
+// Valid indicates whether the value is a known member of the MeansOfControl enum.
+func (e MeansOfControl) Valid() bool {
+	switch e {
+	case MeansOfControlDebtBondage:
+		return true
+	case MeansOfControlExcessiveWorkingHours:
+		return true
+	case MeansOfControlFalsePromises:
+		return true
+	case MeansOfControlNotCollected:
+		return true
+	case MeansOfControlOther:
+		return true
+	case MeansOfControlPhysicalAbuse:
+		return true
+	case MeansOfControlPsychoactiveSubstances:
+		return true
+	case MeansOfControlPsychologicalAbuse:
+		return true
+	case MeansOfControlRefused:
+		return true
+	case MeansOfControlRestrictsFinancialAccess:
+		return true
+	case MeansOfControlRestrictsMedicalCare:
+		return true
+	case MeansOfControlRestrictsMovement:
+		return true
+	case MeansOfControlSexualAbuse:
+		return true
+	case MeansOfControlTakesEarnings:
+		return true
+	case MeansOfControlThreatOfLawEnforcement:
+		return true
+	case MeansOfControlThreats:
+		return true
+	case MeansOfControlUnknown:
+		return true
+	case MeansOfControlUsesChildren:
+		return true
+	case MeansOfControlWithholdsDocuments:
+		return true
+	case MeansOfControlWithholdsNecessities:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MedicalDetailsKind.
+const (
+	MedicalDetailsKindDental             MedicalDetailsKind = "dental"
+	MedicalDetailsKindHospitalisation    MedicalDetailsKind = "hospitalisation"
+	MedicalDetailsKindMentalHealth       MedicalDetailsKind = "mental_health"
+	MedicalDetailsKindOther              MedicalDetailsKind = "other"
+	MedicalDetailsKindPrimary            MedicalDetailsKind = "primary"
+	MedicalDetailsKindSexualReproductive MedicalDetailsKind = "sexual_reproductive"
+)
+
+// Valid indicates whether the value is a known member of the MedicalDetailsKind enum.
+func (e MedicalDetailsKind) Valid() bool {
+	switch e {
+	case MedicalDetailsKindDental:
+		return true
+	case MedicalDetailsKindHospitalisation:
+		return true
+	case MedicalDetailsKindMentalHealth:
+		return true
+	case MedicalDetailsKindOther:
+		return true
+	case MedicalDetailsKindPrimary:
+		return true
+	case MedicalDetailsKindSexualReproductive:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MedicalServiceType.
+const (
+	MedicalServiceTypeMedical MedicalServiceType = "medical"
+)
+
+// Valid indicates whether the value is a known member of the MedicalServiceType enum.
+func (e MedicalServiceType) Valid() bool {
+	switch e {
+	case MedicalServiceTypeMedical:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MedicalServiceView.
+const (
+	MedicalServiceViewFull          MedicalServiceView = "full"
+	MedicalServiceViewPseudonymised MedicalServiceView = "pseudonymised"
+)
+
+// Valid indicates whether the value is a known member of the MedicalServiceView enum.
+func (e MedicalServiceView) Valid() bool {
+	switch e {
+	case MedicalServiceViewFull:
+		return true
+	case MedicalServiceViewPseudonymised:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MedicalServiceCreateType.
+const (
+	MedicalServiceCreateTypeMedical MedicalServiceCreateType = "medical"
+)
+
+// Valid indicates whether the value is a known member of the MedicalServiceCreateType enum.
+func (e MedicalServiceCreateType) Valid() bool {
+	switch e {
+	case MedicalServiceCreateTypeMedical:
 		return true
 	default:
 		return false
@@ -79,6 +720,54 @@ func (e OrganizationKind) Valid() bool {
 	case OrganizationKindIom:
 		return true
 	case OrganizationKindNgo:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OtherServiceType.
+const (
+	OtherServiceTypeOther OtherServiceType = "other"
+)
+
+// Valid indicates whether the value is a known member of the OtherServiceType enum.
+func (e OtherServiceType) Valid() bool {
+	switch e {
+	case OtherServiceTypeOther:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OtherServiceView.
+const (
+	OtherServiceViewFull          OtherServiceView = "full"
+	OtherServiceViewPseudonymised OtherServiceView = "pseudonymised"
+)
+
+// Valid indicates whether the value is a known member of the OtherServiceView enum.
+func (e OtherServiceView) Valid() bool {
+	switch e {
+	case OtherServiceViewFull:
+		return true
+	case OtherServiceViewPseudonymised:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OtherServiceCreateType.
+const (
+	OtherServiceCreateTypeOther OtherServiceCreateType = "other"
+)
+
+// Valid indicates whether the value is a known member of the OtherServiceCreateType enum.
+func (e OtherServiceCreateType) Valid() bool {
+	switch e {
+	case OtherServiceCreateTypeOther:
 		return true
 	default:
 		return false
@@ -130,6 +819,225 @@ func (e ProblemCode) Valid() bool {
 	}
 }
 
+// Defines values for PsychologicalDetailsModality.
+const (
+	PsychologicalDetailsModalityFamily     PsychologicalDetailsModality = "family"
+	PsychologicalDetailsModalityGroup      PsychologicalDetailsModality = "group"
+	PsychologicalDetailsModalityIndividual PsychologicalDetailsModality = "individual"
+)
+
+// Valid indicates whether the value is a known member of the PsychologicalDetailsModality enum.
+func (e PsychologicalDetailsModality) Valid() bool {
+	switch e {
+	case PsychologicalDetailsModalityFamily:
+		return true
+	case PsychologicalDetailsModalityGroup:
+		return true
+	case PsychologicalDetailsModalityIndividual:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PsychologicalServiceType.
+const (
+	PsychologicalServiceTypePsychological PsychologicalServiceType = "psychological"
+)
+
+// Valid indicates whether the value is a known member of the PsychologicalServiceType enum.
+func (e PsychologicalServiceType) Valid() bool {
+	switch e {
+	case PsychologicalServiceTypePsychological:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PsychologicalServiceView.
+const (
+	PsychologicalServiceViewFull          PsychologicalServiceView = "full"
+	PsychologicalServiceViewPseudonymised PsychologicalServiceView = "pseudonymised"
+)
+
+// Valid indicates whether the value is a known member of the PsychologicalServiceView enum.
+func (e PsychologicalServiceView) Valid() bool {
+	switch e {
+	case PsychologicalServiceViewFull:
+		return true
+	case PsychologicalServiceViewPseudonymised:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PsychologicalServiceCreateType.
+const (
+	PsychologicalServiceCreateTypePsychological PsychologicalServiceCreateType = "psychological"
+)
+
+// Valid indicates whether the value is a known member of the PsychologicalServiceCreateType enum.
+func (e PsychologicalServiceCreateType) Valid() bool {
+	switch e {
+	case PsychologicalServiceCreateTypePsychological:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RecruiterRelationship.
+const (
+	RecruiterRelationshipFamily          RecruiterRelationship = "family"
+	RecruiterRelationshipFriend          RecruiterRelationship = "friend"
+	RecruiterRelationshipIntimatePartner RecruiterRelationship = "intimate_partner"
+	RecruiterRelationshipNotCollected    RecruiterRelationship = "not_collected"
+	RecruiterRelationshipOther           RecruiterRelationship = "other"
+	RecruiterRelationshipRefused         RecruiterRelationship = "refused"
+	RecruiterRelationshipUnknown         RecruiterRelationship = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the RecruiterRelationship enum.
+func (e RecruiterRelationship) Valid() bool {
+	switch e {
+	case RecruiterRelationshipFamily:
+		return true
+	case RecruiterRelationshipFriend:
+		return true
+	case RecruiterRelationshipIntimatePartner:
+		return true
+	case RecruiterRelationshipNotCollected:
+		return true
+	case RecruiterRelationshipOther:
+		return true
+	case RecruiterRelationshipRefused:
+		return true
+	case RecruiterRelationshipUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReintegrationDetailsDimension.
+const (
+	Economic     ReintegrationDetailsDimension = "economic"
+	Psychosocial ReintegrationDetailsDimension = "psychosocial"
+	Social       ReintegrationDetailsDimension = "social"
+)
+
+// Valid indicates whether the value is a known member of the ReintegrationDetailsDimension enum.
+func (e ReintegrationDetailsDimension) Valid() bool {
+	switch e {
+	case Economic:
+		return true
+	case Psychosocial:
+		return true
+	case Social:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReintegrationServiceType.
+const (
+	ReintegrationServiceTypeReintegration ReintegrationServiceType = "reintegration"
+)
+
+// Valid indicates whether the value is a known member of the ReintegrationServiceType enum.
+func (e ReintegrationServiceType) Valid() bool {
+	switch e {
+	case ReintegrationServiceTypeReintegration:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReintegrationServiceView.
+const (
+	ReintegrationServiceViewFull          ReintegrationServiceView = "full"
+	ReintegrationServiceViewPseudonymised ReintegrationServiceView = "pseudonymised"
+)
+
+// Valid indicates whether the value is a known member of the ReintegrationServiceView enum.
+func (e ReintegrationServiceView) Valid() bool {
+	switch e {
+	case ReintegrationServiceViewFull:
+		return true
+	case ReintegrationServiceViewPseudonymised:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReintegrationServiceCreateType.
+const (
+	ReintegrationServiceCreateTypeReintegration ReintegrationServiceCreateType = "reintegration"
+)
+
+// Valid indicates whether the value is a known member of the ReintegrationServiceCreateType enum.
+func (e ReintegrationServiceCreateType) Valid() bool {
+	switch e {
+	case ReintegrationServiceCreateTypeReintegration:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReturnServiceType.
+const (
+	ReturnServiceTypeReturn ReturnServiceType = "return"
+)
+
+// Valid indicates whether the value is a known member of the ReturnServiceType enum.
+func (e ReturnServiceType) Valid() bool {
+	switch e {
+	case ReturnServiceTypeReturn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReturnServiceView.
+const (
+	ReturnServiceViewFull          ReturnServiceView = "full"
+	ReturnServiceViewPseudonymised ReturnServiceView = "pseudonymised"
+)
+
+// Valid indicates whether the value is a known member of the ReturnServiceView enum.
+func (e ReturnServiceView) Valid() bool {
+	switch e {
+	case ReturnServiceViewFull:
+		return true
+	case ReturnServiceViewPseudonymised:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReturnServiceCreateType.
+const (
+	ReturnServiceCreateTypeReturn ReturnServiceCreateType = "return"
+)
+
+// Valid indicates whether the value is a known member of the ReturnServiceCreateType enum.
+func (e ReturnServiceCreateType) Valid() bool {
+	switch e {
+	case ReturnServiceCreateTypeReturn:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Role.
 const (
 	Admin       Role = "admin"
@@ -154,6 +1062,189 @@ func (e Role) Valid() bool {
 	}
 }
 
+// Defines values for ServiceStatus.
+const (
+	Cancelled  ServiceStatus = "cancelled"
+	Completed  ServiceStatus = "completed"
+	InProgress ServiceStatus = "in_progress"
+	Planned    ServiceStatus = "planned"
+)
+
+// Valid indicates whether the value is a known member of the ServiceStatus enum.
+func (e ServiceStatus) Valid() bool {
+	switch e {
+	case Cancelled:
+		return true
+	case Completed:
+		return true
+	case InProgress:
+		return true
+	case Planned:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ServiceType.
+const (
+	ServiceTypeLegal         ServiceType = "legal"
+	ServiceTypeMedical       ServiceType = "medical"
+	ServiceTypeOther         ServiceType = "other"
+	ServiceTypePsychological ServiceType = "psychological"
+	ServiceTypeReintegration ServiceType = "reintegration"
+	ServiceTypeReturn        ServiceType = "return"
+	ServiceTypeShelter       ServiceType = "shelter"
+	ServiceTypeSkills        ServiceType = "skills"
+)
+
+// Valid indicates whether the value is a known member of the ServiceType enum.
+func (e ServiceType) Valid() bool {
+	switch e {
+	case ServiceTypeLegal:
+		return true
+	case ServiceTypeMedical:
+		return true
+	case ServiceTypeOther:
+		return true
+	case ServiceTypePsychological:
+		return true
+	case ServiceTypeReintegration:
+		return true
+	case ServiceTypeReturn:
+		return true
+	case ServiceTypeShelter:
+		return true
+	case ServiceTypeSkills:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Sex.
+const (
+	SexFemale       Sex = "female"
+	SexMale         Sex = "male"
+	SexNotCollected Sex = "not_collected"
+	SexRefused      Sex = "refused"
+	SexUnknown      Sex = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the Sex enum.
+func (e Sex) Valid() bool {
+	switch e {
+	case SexFemale:
+		return true
+	case SexMale:
+		return true
+	case SexNotCollected:
+		return true
+	case SexRefused:
+		return true
+	case SexUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ShelterServiceType.
+const (
+	ShelterServiceTypeShelter ShelterServiceType = "shelter"
+)
+
+// Valid indicates whether the value is a known member of the ShelterServiceType enum.
+func (e ShelterServiceType) Valid() bool {
+	switch e {
+	case ShelterServiceTypeShelter:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ShelterServiceView.
+const (
+	ShelterServiceViewFull          ShelterServiceView = "full"
+	ShelterServiceViewPseudonymised ShelterServiceView = "pseudonymised"
+)
+
+// Valid indicates whether the value is a known member of the ShelterServiceView enum.
+func (e ShelterServiceView) Valid() bool {
+	switch e {
+	case ShelterServiceViewFull:
+		return true
+	case ShelterServiceViewPseudonymised:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ShelterServiceCreateType.
+const (
+	ShelterServiceCreateTypeShelter ShelterServiceCreateType = "shelter"
+)
+
+// Valid indicates whether the value is a known member of the ShelterServiceCreateType enum.
+func (e ShelterServiceCreateType) Valid() bool {
+	switch e {
+	case ShelterServiceCreateTypeShelter:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SkillsServiceType.
+const (
+	SkillsServiceTypeSkills SkillsServiceType = "skills"
+)
+
+// Valid indicates whether the value is a known member of the SkillsServiceType enum.
+func (e SkillsServiceType) Valid() bool {
+	switch e {
+	case SkillsServiceTypeSkills:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SkillsServiceView.
+const (
+	SkillsServiceViewFull          SkillsServiceView = "full"
+	SkillsServiceViewPseudonymised SkillsServiceView = "pseudonymised"
+)
+
+// Valid indicates whether the value is a known member of the SkillsServiceView enum.
+func (e SkillsServiceView) Valid() bool {
+	switch e {
+	case SkillsServiceViewFull:
+		return true
+	case SkillsServiceViewPseudonymised:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SkillsServiceCreateType.
+const (
+	SkillsServiceCreateTypeSkills SkillsServiceCreateType = "skills"
+)
+
+// Valid indicates whether the value is a known member of the SkillsServiceCreateType enum.
+func (e SkillsServiceCreateType) Valid() bool {
+	switch e {
+	case SkillsServiceCreateTypeSkills:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TokenResponseTokenType.
 const (
 	Bearer TokenResponseTokenType = "Bearer"
@@ -169,12 +1260,244 @@ func (e TokenResponseTokenType) Valid() bool {
 	}
 }
 
+// Defines values for TraffickingStatus.
+const (
+	TraffickingStatusActual       TraffickingStatus = "actual"
+	TraffickingStatusNotAVictim   TraffickingStatus = "not_a_victim"
+	TraffickingStatusNotCollected TraffickingStatus = "not_collected"
+	TraffickingStatusPossible     TraffickingStatus = "possible"
+	TraffickingStatusRefused      TraffickingStatus = "refused"
+	TraffickingStatusUnknown      TraffickingStatus = "unknown"
+)
+
+// Valid indicates whether the value is a known member of the TraffickingStatus enum.
+func (e TraffickingStatus) Valid() bool {
+	switch e {
+	case TraffickingStatusActual:
+		return true
+	case TraffickingStatusNotAVictim:
+		return true
+	case TraffickingStatusNotCollected:
+		return true
+	case TraffickingStatusPossible:
+		return true
+	case TraffickingStatusRefused:
+		return true
+	case TraffickingStatusUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
+// AgeBroad CTDC age band.
+type AgeBroad string
+
+// AgeGroup Child (under 18) or adult at identification.
+type AgeGroup string
+
+// AuditEvent defines model for AuditEvent.
+type AuditEvent struct {
+	// Action Example: case.read
+	Action    string                                `json:"action"`
+	ActorId   nullable.Nullable[openapi_types.UUID] `json:"actor_id,omitempty"`
+	ActorType AuditEventActorType                   `json:"actor_type"`
+	Id        openapi_types.UUID                    `json:"id"`
+	Ip        nullable.Nullable[string]             `json:"ip,omitempty"`
+	ObjectId  nullable.Nullable[openapi_types.UUID] `json:"object_id,omitempty"`
+
+	// ObjectType Example: case
+	ObjectType     string                                `json:"object_type"`
+	OccurredAt     time.Time                             `json:"occurred_at"`
+	OrganizationId nullable.Nullable[openapi_types.UUID] `json:"organization_id,omitempty"`
+	Outcome        AuditOutcome                          `json:"outcome"`
+	RequestId      nullable.Nullable[string]             `json:"request_id,omitempty"`
+}
+
+// AuditEventActorType defines model for AuditEvent.ActorType.
+type AuditEventActorType string
+
+// AuditEventList defines model for AuditEventList.
+type AuditEventList struct {
+	Items      []AuditEvent              `json:"items"`
+	NextCursor nullable.Nullable[string] `json:"next_cursor,omitempty"`
+}
+
+// AuditOutcome defines model for AuditOutcome.
+type AuditOutcome string
+
+// Case defines model for Case.
+type Case struct {
+	AssignedTo nullable.Nullable[openapi_types.UUID] `json:"assigned_to,omitempty"`
+
+	// CaseNumber Human-readable and unique, `CODE-YYYY-NNNNN`.
+	//
+	// Example: RODNIK-2026-00042
+	CaseNumber    string                                `json:"case_number"`
+	ClosedOn      nullable.Nullable[openapi_types.Date] `json:"closed_on,omitempty"`
+	ClosureReason nullable.Nullable[ClosureReason]      `json:"closure_reason,omitempty"`
+
+	// Consents The current state of each consent type recorded.
+	Consents  []ConsentState `json:"consents"`
+	CreatedAt time.Time      `json:"created_at"`
+
+	// Derived Computed by the server from the person and the trafficking profile; never accepted from clients.
+	Derived  Derived            `json:"derived"`
+	Id       openapi_types.UUID `json:"id"`
+	OpenedOn openapi_types.Date `json:"opened_on"`
+
+	// OrganizationId The owning organisation.
+	OrganizationId openapi_types.UUID `json:"organization_id"`
+
+	// Person The assisted person. Fields marked `x-identifying` are identifying data:
+	// encrypted at rest, never in a pseudonymised view, never repeated in
+	// history. In a pseudonymised view they are absent.
+	Person Person `json:"person"`
+
+	// Status `open` (registered, no service yet) → `active` (a service recorded) →
+	// `follow_up` (every service completed or cancelled) → `active` again when a
+	// service is recorded; any of them → `closed` through `/close`; `closed` →
+	// `open` or `active` through `/reopen` or by recording a service.
+	Status      CaseStatus  `json:"status"`
+	Trafficking Trafficking `json:"trafficking"`
+	UpdatedAt   time.Time   `json:"updated_at"`
+
+	// View `full`, or `pseudonymised` when identifying fields were left out for the caller.
+	View CaseView `json:"view"`
+}
+
+// CaseView `full`, or `pseudonymised` when identifying fields were left out for the caller.
+type CaseView string
+
+// CaseClose defines model for CaseClose.
+type CaseClose struct {
+	// ClosedOn Default today (UTC); not before the opening date.
+	ClosedOn      *openapi_types.Date `json:"closed_on,omitempty"`
+	ClosureReason ClosureReason       `json:"closure_reason"`
+}
+
+// CaseCreate defines model for CaseCreate.
+type CaseCreate struct {
+	// AssignedTo A user of the caller's organisation (default the caller).
+	AssignedTo *openapi_types.UUID `json:"assigned_to,omitempty"`
+
+	// OpenedOn Default today (UTC).
+	OpenedOn *openapi_types.Date `json:"opened_on,omitempty"`
+
+	// Person The person, as sent on create or (merged) on update. Coded fields default to `not_collected`.
+	Person      PersonInput       `json:"person"`
+	Trafficking *TraffickingInput `json:"trafficking,omitempty"`
+}
+
+// CaseList defines model for CaseList.
+type CaseList struct {
+	Items      []Case                    `json:"items"`
+	NextCursor nullable.Nullable[string] `json:"next_cursor,omitempty"`
+}
+
+// CaseStatus `open` (registered, no service yet) → `active` (a service recorded) →
+// `follow_up` (every service completed or cancelled) → `active` again when a
+// service is recorded; any of them → `closed` through `/close`; `closed` →
+// `open` or `active` through `/reopen` or by recording a service.
+type CaseStatus string
+
+// CaseUpdate defines model for CaseUpdate.
+type CaseUpdate struct {
+	AssignedTo nullable.Nullable[openapi_types.UUID] `json:"assigned_to,omitempty"`
+	OpenedOn   *openapi_types.Date                   `json:"opened_on,omitempty"`
+
+	// Person The person, as sent on create or (merged) on update. Coded fields default to `not_collected`.
+	Person      *PersonInput      `json:"person,omitempty"`
+	Trafficking *TraffickingInput `json:"trafficking,omitempty"`
+}
+
+// ClosureReason defines model for ClosureReason.
+type ClosureReason string
+
+// Consent defines model for Consent.
+type Consent struct {
+	CaseId                  openapi_types.UUID                    `json:"case_id"`
+	CreatedAt               time.Time                             `json:"created_at"`
+	Given                   bool                                  `json:"given"`
+	Id                      openapi_types.UUID                    `json:"id"`
+	RecipientOrganizationId nullable.Nullable[openapi_types.UUID] `json:"recipient_organization_id,omitempty"`
+	RecordedBy              openapi_types.UUID                    `json:"recorded_by"`
+	RecordedOn              openapi_types.Date                    `json:"recorded_on"`
+
+	// Scope What the consent covers, in the caseworker's words (no personal data).
+	Scope       nullable.Nullable[string]             `json:"scope,omitempty"`
+	Type        ConsentType                           `json:"type"`
+	UpdatedAt   time.Time                             `json:"updated_at"`
+	WithdrawnBy nullable.Nullable[openapi_types.UUID] `json:"withdrawn_by,omitempty"`
+	WithdrawnOn nullable.Nullable[openapi_types.Date] `json:"withdrawn_on,omitempty"`
+}
+
+// ConsentCreate defines model for ConsentCreate.
+type ConsentCreate struct {
+	Given                   bool                `json:"given"`
+	RecipientOrganizationId *openapi_types.UUID `json:"recipient_organization_id,omitempty"`
+
+	// RecordedOn Default today (UTC).
+	RecordedOn *openapi_types.Date `json:"recorded_on,omitempty"`
+	Scope      *string             `json:"scope,omitempty"`
+	Type       ConsentType         `json:"type"`
+}
+
+// ConsentList defines model for ConsentList.
+type ConsentList struct {
+	Items      []Consent                 `json:"items"`
+	NextCursor nullable.Nullable[string] `json:"next_cursor,omitempty"`
+}
+
+// ConsentState The current state of one consent type (for `referral`, per recipient).
+type ConsentState struct {
+	ConsentId               openapi_types.UUID  `json:"consent_id"`
+	RecipientOrganizationId *openapi_types.UUID `json:"recipient_organization_id,omitempty"`
+	RecordedOn              openapi_types.Date  `json:"recorded_on"`
+	State                   ConsentStateState   `json:"state"`
+	Type                    ConsentType         `json:"type"`
+}
+
+// ConsentStateState defines model for ConsentState.State.
+type ConsentStateState string
+
+// ConsentType defines model for ConsentType.
+type ConsentType string
+
+// ConsentWithdraw defines model for ConsentWithdraw.
+type ConsentWithdraw struct {
+	// WithdrawnOn Default today (UTC); not before the consent was recorded.
+	WithdrawnOn *openapi_types.Date `json:"withdrawn_on,omitempty"`
+}
+
+// CountryCode ISO 3166-1 alpha-2 country code, or an unknown code.
+type CountryCode = string
+
+// Derived Computed by the server from the person and the trafficking profile; never accepted from clients.
+type Derived struct {
+	// Age Age today in whole years (from the date of birth, else the birth year).
+	Age nullable.Nullable[int] `json:"age,omitempty"`
+
+	// AgeBroad CTDC age band.
+	AgeBroad AgeBroad `json:"age_broad"`
+
+	// AgeGroup Child (under 18) or adult at identification.
+	AgeGroup                AgeGroup                `json:"age_group"`
+	IsMinorAtIdentification nullable.Nullable[bool] `json:"is_minor_at_identification,omitempty"`
+}
+
+// ExploitationType defines model for ExploitationType.
+type ExploitationType string
+
 // FieldError defines model for FieldError.
 type FieldError struct {
 	// Field A JSON path to the field, e.g. `roles[0]`.
 	Field   string `json:"field"`
 	Message string `json:"message"`
 }
+
+// Gender HTCDS gender identity.
+type Gender string
 
 // Health defines model for Health.
 type Health struct {
@@ -183,6 +1506,103 @@ type Health struct {
 
 // HealthStatus defines model for Health.Status.
 type HealthStatus string
+
+// HistoryEntry defines model for HistoryEntry.
+type HistoryEntry struct {
+	// Action What happened, e.g. `created`, `updated`, `closed`, `reopened`, `reopened_by_service`, `service_recorded`.
+	Action    string             `json:"action"`
+	ActorId   openapi_types.UUID `json:"actor_id"`
+	ChangedAt time.Time          `json:"changed_at"`
+
+	// Field The field that changed, e.g. `person.phone` or `status`.
+	Field string             `json:"field"`
+	Id    openapi_types.UUID `json:"id"`
+
+	// Identifying True when the field is identifying; then the values are left out.
+	Identifying bool                      `json:"identifying"`
+	NewValue    nullable.Nullable[string] `json:"new_value,omitempty"`
+	OldValue    nullable.Nullable[string] `json:"old_value,omitempty"`
+}
+
+// HistoryList defines model for HistoryList.
+type HistoryList struct {
+	Items      []HistoryEntry            `json:"items"`
+	NextCursor nullable.Nullable[string] `json:"next_cursor,omitempty"`
+}
+
+// IdentifiedBy defines model for IdentifiedBy.
+type IdentifiedBy string
+
+// IdentityDocument defines model for IdentityDocument.
+type IdentityDocument struct {
+	// IssuingCountry ISO 3166-1 alpha-2 country code, or an unknown code.
+	IssuingCountry *CountryCode         `json:"issuing_country,omitempty"`
+	Number         string               `json:"number"`
+	Type           IdentityDocumentType `json:"type"`
+}
+
+// IdentityDocumentType defines model for IdentityDocument.Type.
+type IdentityDocumentType string
+
+// LabourSector ISIC Rev. 4 section letter (A–U), or an unknown code.
+type LabourSector = string
+
+// LanguageCode ISO 639-1 language code, or an unknown code.
+type LanguageCode = string
+
+// LegalDetails defines model for LegalDetails.
+type LegalDetails struct {
+	Kind *LegalDetailsKind `json:"kind,omitempty"`
+}
+
+// LegalDetailsKind defines model for LegalDetails.Kind.
+type LegalDetailsKind string
+
+// LegalService defines model for LegalService.
+type LegalService struct {
+	CaseId    openapi_types.UUID                    `json:"case_id"`
+	Cost      nullable.Nullable[Money]              `json:"cost,omitempty"`
+	CreatedAt time.Time                             `json:"created_at"`
+	Details   LegalDetails                          `json:"details"`
+	EndedOn   nullable.Nullable[openapi_types.Date] `json:"ended_on,omitempty"`
+
+	// FundingProject Donor project code, for donor reporting.
+	FundingProject nullable.Nullable[string] `json:"funding_project,omitempty"`
+	Id             openapi_types.UUID        `json:"id"`
+
+	// Notes Free text; identifying data, absent from pseudonymised views.
+	Notes *string `json:"notes,omitempty"`
+
+	// ProviderOrganizationId The organisation that provided the service.
+	ProviderOrganizationId openapi_types.UUID                    `json:"provider_organization_id"`
+	RecordedBy             openapi_types.UUID                    `json:"recorded_by"`
+	StartedOn              nullable.Nullable[openapi_types.Date] `json:"started_on,omitempty"`
+	Status                 ServiceStatus                         `json:"status"`
+	Type                   LegalServiceType                      `json:"type"`
+	UpdatedAt              time.Time                             `json:"updated_at"`
+	View                   LegalServiceView                      `json:"view"`
+}
+
+// LegalServiceType defines model for LegalService.Type.
+type LegalServiceType string
+
+// LegalServiceView defines model for LegalService.View.
+type LegalServiceView string
+
+// LegalServiceCreate defines model for LegalServiceCreate.
+type LegalServiceCreate struct {
+	Cost           *Money                 `json:"cost,omitempty"`
+	Details        *LegalDetails          `json:"details,omitempty"`
+	EndedOn        *openapi_types.Date    `json:"ended_on,omitempty"`
+	FundingProject *string                `json:"funding_project,omitempty"`
+	Notes          *string                `json:"notes,omitempty"`
+	StartedOn      *openapi_types.Date    `json:"started_on,omitempty"`
+	Status         *ServiceStatus         `json:"status,omitempty"`
+	Type           LegalServiceCreateType `json:"type"`
+}
+
+// LegalServiceCreateType defines model for LegalServiceCreate.Type.
+type LegalServiceCreateType string
 
 // Locale defines model for Locale.
 type Locale string
@@ -201,6 +1621,94 @@ type Me struct {
 	Locale         Locale              `json:"locale"`
 	OrganizationId openapi_types.UUID  `json:"organization_id"`
 	Roles          []Role              `json:"roles"`
+}
+
+// MeansOfControl CTDC means of control.
+type MeansOfControl string
+
+// MedicalDetails defines model for MedicalDetails.
+type MedicalDetails struct {
+	Kind     *MedicalDetailsKind `json:"kind,omitempty"`
+	Provider *string             `json:"provider,omitempty"`
+}
+
+// MedicalDetailsKind defines model for MedicalDetails.Kind.
+type MedicalDetailsKind string
+
+// MedicalService defines model for MedicalService.
+type MedicalService struct {
+	CaseId    openapi_types.UUID                    `json:"case_id"`
+	Cost      nullable.Nullable[Money]              `json:"cost,omitempty"`
+	CreatedAt time.Time                             `json:"created_at"`
+	Details   MedicalDetails                        `json:"details"`
+	EndedOn   nullable.Nullable[openapi_types.Date] `json:"ended_on,omitempty"`
+
+	// FundingProject Donor project code, for donor reporting.
+	FundingProject nullable.Nullable[string] `json:"funding_project,omitempty"`
+	Id             openapi_types.UUID        `json:"id"`
+
+	// Notes Free text; identifying data, absent from pseudonymised views.
+	Notes *string `json:"notes,omitempty"`
+
+	// ProviderOrganizationId The organisation that provided the service.
+	ProviderOrganizationId openapi_types.UUID                    `json:"provider_organization_id"`
+	RecordedBy             openapi_types.UUID                    `json:"recorded_by"`
+	StartedOn              nullable.Nullable[openapi_types.Date] `json:"started_on,omitempty"`
+	Status                 ServiceStatus                         `json:"status"`
+	Type                   MedicalServiceType                    `json:"type"`
+	UpdatedAt              time.Time                             `json:"updated_at"`
+	View                   MedicalServiceView                    `json:"view"`
+}
+
+// MedicalServiceType defines model for MedicalService.Type.
+type MedicalServiceType string
+
+// MedicalServiceView defines model for MedicalService.View.
+type MedicalServiceView string
+
+// MedicalServiceCreate defines model for MedicalServiceCreate.
+type MedicalServiceCreate struct {
+	Cost           *Money                   `json:"cost,omitempty"`
+	Details        *MedicalDetails          `json:"details,omitempty"`
+	EndedOn        *openapi_types.Date      `json:"ended_on,omitempty"`
+	FundingProject *string                  `json:"funding_project,omitempty"`
+	Notes          *string                  `json:"notes,omitempty"`
+	StartedOn      *openapi_types.Date      `json:"started_on,omitempty"`
+	Status         *ServiceStatus           `json:"status,omitempty"`
+	Type           MedicalServiceCreateType `json:"type"`
+}
+
+// MedicalServiceCreateType defines model for MedicalServiceCreate.Type.
+type MedicalServiceCreateType string
+
+// Money defines model for Money.
+type Money struct {
+	// Amount Minor units (e.g. tiyn, cents).
+	Amount int64 `json:"amount"`
+
+	// Currency ISO 4217 code.
+	Currency string `json:"currency"`
+}
+
+// Note defines model for Note.
+type Note struct {
+	AuthorId  openapi_types.UUID `json:"author_id"`
+	CaseId    openapi_types.UUID `json:"case_id"`
+	CreatedAt time.Time          `json:"created_at"`
+	Id        openapi_types.UUID `json:"id"`
+	Text      string             `json:"text"`
+	UpdatedAt time.Time          `json:"updated_at"`
+}
+
+// NoteCreate defines model for NoteCreate.
+type NoteCreate struct {
+	Text string `json:"text"`
+}
+
+// NoteList defines model for NoteList.
+type NoteList struct {
+	Items      []Note                    `json:"items"`
+	NextCursor nullable.Nullable[string] `json:"next_cursor,omitempty"`
 }
 
 // Organization defines model for Organization.
@@ -235,8 +1743,8 @@ type OrganizationKind string
 
 // OrganizationList defines model for OrganizationList.
 type OrganizationList struct {
-	Items      []Organization `json:"items"`
-	NextCursor *string        `json:"next_cursor,omitempty"`
+	Items      []Organization            `json:"items"`
+	NextCursor nullable.Nullable[string] `json:"next_cursor,omitempty"`
 }
 
 // OrganizationUpdate defines model for OrganizationUpdate.
@@ -244,6 +1752,99 @@ type OrganizationUpdate struct {
 	Active *bool   `json:"active,omitempty"`
 	City   *string `json:"city,omitempty"`
 	Name   *string `json:"name,omitempty"`
+}
+
+// OtherDetails defines model for OtherDetails.
+type OtherDetails struct {
+	Description *string `json:"description,omitempty"`
+}
+
+// OtherService defines model for OtherService.
+type OtherService struct {
+	CaseId    openapi_types.UUID                    `json:"case_id"`
+	Cost      nullable.Nullable[Money]              `json:"cost,omitempty"`
+	CreatedAt time.Time                             `json:"created_at"`
+	Details   OtherDetails                          `json:"details"`
+	EndedOn   nullable.Nullable[openapi_types.Date] `json:"ended_on,omitempty"`
+
+	// FundingProject Donor project code, for donor reporting.
+	FundingProject nullable.Nullable[string] `json:"funding_project,omitempty"`
+	Id             openapi_types.UUID        `json:"id"`
+
+	// Notes Free text; identifying data, absent from pseudonymised views.
+	Notes *string `json:"notes,omitempty"`
+
+	// ProviderOrganizationId The organisation that provided the service.
+	ProviderOrganizationId openapi_types.UUID                    `json:"provider_organization_id"`
+	RecordedBy             openapi_types.UUID                    `json:"recorded_by"`
+	StartedOn              nullable.Nullable[openapi_types.Date] `json:"started_on,omitempty"`
+	Status                 ServiceStatus                         `json:"status"`
+	Type                   OtherServiceType                      `json:"type"`
+	UpdatedAt              time.Time                             `json:"updated_at"`
+	View                   OtherServiceView                      `json:"view"`
+}
+
+// OtherServiceType defines model for OtherService.Type.
+type OtherServiceType string
+
+// OtherServiceView defines model for OtherService.View.
+type OtherServiceView string
+
+// OtherServiceCreate defines model for OtherServiceCreate.
+type OtherServiceCreate struct {
+	Cost           *Money                 `json:"cost,omitempty"`
+	Details        *OtherDetails          `json:"details,omitempty"`
+	EndedOn        *openapi_types.Date    `json:"ended_on,omitempty"`
+	FundingProject *string                `json:"funding_project,omitempty"`
+	Notes          *string                `json:"notes,omitempty"`
+	StartedOn      *openapi_types.Date    `json:"started_on,omitempty"`
+	Status         *ServiceStatus         `json:"status,omitempty"`
+	Type           OtherServiceCreateType `json:"type"`
+}
+
+// OtherServiceCreateType defines model for OtherServiceCreate.Type.
+type OtherServiceCreateType string
+
+// Person The assisted person. Fields marked `x-identifying` are identifying data:
+// encrypted at rest, never in a pseudonymised view, never repeated in
+// history. In a pseudonymised view they are absent.
+type Person struct {
+	Address *string `json:"address,omitempty"`
+
+	// BirthYear Year of birth (from the date of birth, or estimated).
+	BirthYear    nullable.Nullable[int] `json:"birth_year,omitempty"`
+	Citizenships []CountryCode          `json:"citizenships"`
+	DateOfBirth  *openapi_types.Date    `json:"date_of_birth,omitempty"`
+	FamilyName   *string                `json:"family_name,omitempty"`
+
+	// Gender HTCDS gender identity.
+	Gender            Gender              `json:"gender"`
+	GivenName         *string             `json:"given_name,omitempty"`
+	IdentityDocuments *[]IdentityDocument `json:"identity_documents,omitempty"`
+	Languages         []LanguageCode      `json:"languages"`
+	OtherNames        *string             `json:"other_names,omitempty"`
+	Phone             *string             `json:"phone,omitempty"`
+	Sex               Sex                 `json:"sex"`
+}
+
+// PersonInput The person, as sent on create or (merged) on update. Coded fields default to `not_collected`.
+type PersonInput struct {
+	Address nullable.Nullable[string] `json:"address,omitempty"`
+
+	// BirthYear Estimated year of birth when the date is not known; must agree with `date_of_birth` when both are sent.
+	BirthYear    nullable.Nullable[int]                `json:"birth_year,omitempty"`
+	Citizenships *[]CountryCode                        `json:"citizenships,omitempty"`
+	DateOfBirth  nullable.Nullable[openapi_types.Date] `json:"date_of_birth,omitempty"`
+	FamilyName   nullable.Nullable[string]             `json:"family_name,omitempty"`
+
+	// Gender HTCDS gender identity.
+	Gender            *Gender                   `json:"gender,omitempty"`
+	GivenName         nullable.Nullable[string] `json:"given_name,omitempty"`
+	IdentityDocuments *[]IdentityDocument       `json:"identity_documents,omitempty"`
+	Languages         *[]LanguageCode           `json:"languages,omitempty"`
+	OtherNames        nullable.Nullable[string] `json:"other_names,omitempty"`
+	Phone             nullable.Nullable[string] `json:"phone,omitempty"`
+	Sex               *Sex                      `json:"sex,omitempty"`
 }
 
 // Problem Problem details (RFC 9457).
@@ -274,15 +1875,334 @@ type Problem struct {
 // ProblemCode Machine-readable error code.
 type ProblemCode string
 
+// PsychologicalDetails defines model for PsychologicalDetails.
+type PsychologicalDetails struct {
+	Modality *PsychologicalDetailsModality `json:"modality,omitempty"`
+	Sessions *int                          `json:"sessions,omitempty"`
+}
+
+// PsychologicalDetailsModality defines model for PsychologicalDetails.Modality.
+type PsychologicalDetailsModality string
+
+// PsychologicalService defines model for PsychologicalService.
+type PsychologicalService struct {
+	CaseId    openapi_types.UUID                    `json:"case_id"`
+	Cost      nullable.Nullable[Money]              `json:"cost,omitempty"`
+	CreatedAt time.Time                             `json:"created_at"`
+	Details   PsychologicalDetails                  `json:"details"`
+	EndedOn   nullable.Nullable[openapi_types.Date] `json:"ended_on,omitempty"`
+
+	// FundingProject Donor project code, for donor reporting.
+	FundingProject nullable.Nullable[string] `json:"funding_project,omitempty"`
+	Id             openapi_types.UUID        `json:"id"`
+
+	// Notes Free text; identifying data, absent from pseudonymised views.
+	Notes *string `json:"notes,omitempty"`
+
+	// ProviderOrganizationId The organisation that provided the service.
+	ProviderOrganizationId openapi_types.UUID                    `json:"provider_organization_id"`
+	RecordedBy             openapi_types.UUID                    `json:"recorded_by"`
+	StartedOn              nullable.Nullable[openapi_types.Date] `json:"started_on,omitempty"`
+	Status                 ServiceStatus                         `json:"status"`
+	Type                   PsychologicalServiceType              `json:"type"`
+	UpdatedAt              time.Time                             `json:"updated_at"`
+	View                   PsychologicalServiceView              `json:"view"`
+}
+
+// PsychologicalServiceType defines model for PsychologicalService.Type.
+type PsychologicalServiceType string
+
+// PsychologicalServiceView defines model for PsychologicalService.View.
+type PsychologicalServiceView string
+
+// PsychologicalServiceCreate defines model for PsychologicalServiceCreate.
+type PsychologicalServiceCreate struct {
+	Cost           *Money                         `json:"cost,omitempty"`
+	Details        *PsychologicalDetails          `json:"details,omitempty"`
+	EndedOn        *openapi_types.Date            `json:"ended_on,omitempty"`
+	FundingProject *string                        `json:"funding_project,omitempty"`
+	Notes          *string                        `json:"notes,omitempty"`
+	StartedOn      *openapi_types.Date            `json:"started_on,omitempty"`
+	Status         *ServiceStatus                 `json:"status,omitempty"`
+	Type           PsychologicalServiceCreateType `json:"type"`
+}
+
+// PsychologicalServiceCreateType defines model for PsychologicalServiceCreate.Type.
+type PsychologicalServiceCreateType string
+
+// RecruiterRelationship defines model for RecruiterRelationship.
+type RecruiterRelationship string
+
 // RefreshRequest defines model for RefreshRequest.
 type RefreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
+// ReintegrationDetails defines model for ReintegrationDetails.
+type ReintegrationDetails struct {
+	BusinessType *string                        `json:"business_type,omitempty"`
+	Dimension    *ReintegrationDetailsDimension `json:"dimension,omitempty"`
+	Grant        *Money                         `json:"grant,omitempty"`
+	Plan         *string                        `json:"plan,omitempty"`
+}
+
+// ReintegrationDetailsDimension defines model for ReintegrationDetails.Dimension.
+type ReintegrationDetailsDimension string
+
+// ReintegrationService defines model for ReintegrationService.
+type ReintegrationService struct {
+	CaseId    openapi_types.UUID                    `json:"case_id"`
+	Cost      nullable.Nullable[Money]              `json:"cost,omitempty"`
+	CreatedAt time.Time                             `json:"created_at"`
+	Details   ReintegrationDetails                  `json:"details"`
+	EndedOn   nullable.Nullable[openapi_types.Date] `json:"ended_on,omitempty"`
+
+	// FundingProject Donor project code, for donor reporting.
+	FundingProject nullable.Nullable[string] `json:"funding_project,omitempty"`
+	Id             openapi_types.UUID        `json:"id"`
+
+	// Notes Free text; identifying data, absent from pseudonymised views.
+	Notes *string `json:"notes,omitempty"`
+
+	// ProviderOrganizationId The organisation that provided the service.
+	ProviderOrganizationId openapi_types.UUID                    `json:"provider_organization_id"`
+	RecordedBy             openapi_types.UUID                    `json:"recorded_by"`
+	StartedOn              nullable.Nullable[openapi_types.Date] `json:"started_on,omitempty"`
+	Status                 ServiceStatus                         `json:"status"`
+	Type                   ReintegrationServiceType              `json:"type"`
+	UpdatedAt              time.Time                             `json:"updated_at"`
+	View                   ReintegrationServiceView              `json:"view"`
+}
+
+// ReintegrationServiceType defines model for ReintegrationService.Type.
+type ReintegrationServiceType string
+
+// ReintegrationServiceView defines model for ReintegrationService.View.
+type ReintegrationServiceView string
+
+// ReintegrationServiceCreate defines model for ReintegrationServiceCreate.
+type ReintegrationServiceCreate struct {
+	Cost           *Money                         `json:"cost,omitempty"`
+	Details        *ReintegrationDetails          `json:"details,omitempty"`
+	EndedOn        *openapi_types.Date            `json:"ended_on,omitempty"`
+	FundingProject *string                        `json:"funding_project,omitempty"`
+	Notes          *string                        `json:"notes,omitempty"`
+	StartedOn      *openapi_types.Date            `json:"started_on,omitempty"`
+	Status         *ServiceStatus                 `json:"status,omitempty"`
+	Type           ReintegrationServiceCreateType `json:"type"`
+}
+
+// ReintegrationServiceCreateType defines model for ReintegrationServiceCreate.Type.
+type ReintegrationServiceCreateType string
+
+// ReturnDetails defines model for ReturnDetails.
+type ReturnDetails struct {
+	DepartureOn *openapi_types.Date `json:"departure_on,omitempty"`
+
+	// DestinationCountry ISO 3166-1 alpha-2 country code, or an unknown code.
+	DestinationCountry    *CountryCode `json:"destination_country,omitempty"`
+	Escorted              *bool        `json:"escorted,omitempty"`
+	ReceivingOrganization *string      `json:"receiving_organization,omitempty"`
+	ReceptionArranged     *bool        `json:"reception_arranged,omitempty"`
+}
+
+// ReturnService defines model for ReturnService.
+type ReturnService struct {
+	CaseId    openapi_types.UUID                    `json:"case_id"`
+	Cost      nullable.Nullable[Money]              `json:"cost,omitempty"`
+	CreatedAt time.Time                             `json:"created_at"`
+	Details   ReturnDetails                         `json:"details"`
+	EndedOn   nullable.Nullable[openapi_types.Date] `json:"ended_on,omitempty"`
+
+	// FundingProject Donor project code, for donor reporting.
+	FundingProject nullable.Nullable[string] `json:"funding_project,omitempty"`
+	Id             openapi_types.UUID        `json:"id"`
+
+	// Notes Free text; identifying data, absent from pseudonymised views.
+	Notes *string `json:"notes,omitempty"`
+
+	// ProviderOrganizationId The organisation that provided the service.
+	ProviderOrganizationId openapi_types.UUID                    `json:"provider_organization_id"`
+	RecordedBy             openapi_types.UUID                    `json:"recorded_by"`
+	StartedOn              nullable.Nullable[openapi_types.Date] `json:"started_on,omitempty"`
+	Status                 ServiceStatus                         `json:"status"`
+	Type                   ReturnServiceType                     `json:"type"`
+	UpdatedAt              time.Time                             `json:"updated_at"`
+	View                   ReturnServiceView                     `json:"view"`
+}
+
+// ReturnServiceType defines model for ReturnService.Type.
+type ReturnServiceType string
+
+// ReturnServiceView defines model for ReturnService.View.
+type ReturnServiceView string
+
+// ReturnServiceCreate defines model for ReturnServiceCreate.
+type ReturnServiceCreate struct {
+	Cost           *Money                  `json:"cost,omitempty"`
+	Details        *ReturnDetails          `json:"details,omitempty"`
+	EndedOn        *openapi_types.Date     `json:"ended_on,omitempty"`
+	FundingProject *string                 `json:"funding_project,omitempty"`
+	Notes          *string                 `json:"notes,omitempty"`
+	StartedOn      *openapi_types.Date     `json:"started_on,omitempty"`
+	Status         *ServiceStatus          `json:"status,omitempty"`
+	Type           ReturnServiceCreateType `json:"type"`
+}
+
+// ReturnServiceCreateType defines model for ReturnServiceCreate.Type.
+type ReturnServiceCreateType string
+
 // Role A role within the user's own organisation. `admin` in the IOM organisation
 // is the IOM admin; `coordinator` exists only in the IOM organisation and
 // `viewer` only in NGOs.
 type Role string
+
+// Service A service recorded for a case; `details` depends on `type`.
+type Service struct {
+	union json.RawMessage
+}
+
+// ServiceCreate A new service; `details` holds the fields of its `type`. Status defaults to `planned`.
+type ServiceCreate struct {
+	union json.RawMessage
+}
+
+// ServiceList defines model for ServiceList.
+type ServiceList struct {
+	Items      []Service                 `json:"items"`
+	NextCursor nullable.Nullable[string] `json:"next_cursor,omitempty"`
+}
+
+// ServiceStatus defines model for ServiceStatus.
+type ServiceStatus string
+
+// ServiceType defines model for ServiceType.
+type ServiceType string
+
+// ServiceUpdate defines model for ServiceUpdate.
+type ServiceUpdate struct {
+	Cost nullable.Nullable[Money] `json:"cost,omitempty"`
+
+	// Details Fields of the service's type (as in its `*Details` schema), merged into the stored ones; checked against the type.
+	Details        *map[string]interface{}               `json:"details,omitempty"`
+	EndedOn        nullable.Nullable[openapi_types.Date] `json:"ended_on,omitempty"`
+	FundingProject nullable.Nullable[string]             `json:"funding_project,omitempty"`
+	Notes          nullable.Nullable[string]             `json:"notes,omitempty"`
+	StartedOn      nullable.Nullable[openapi_types.Date] `json:"started_on,omitempty"`
+	Status         *ServiceStatus                        `json:"status,omitempty"`
+}
+
+// Sex defines model for Sex.
+type Sex string
+
+// ShelterDetails defines model for ShelterDetails.
+type ShelterDetails struct {
+	AdmittedOn   *openapi_types.Date `json:"admitted_on,omitempty"`
+	DischargedOn *openapi_types.Date `json:"discharged_on,omitempty"`
+	Facility     *string             `json:"facility,omitempty"`
+
+	// Nights Derived from admission and discharge (or today while admitted).
+	Nights *int `json:"nights,omitempty"`
+}
+
+// ShelterService defines model for ShelterService.
+type ShelterService struct {
+	CaseId    openapi_types.UUID                    `json:"case_id"`
+	Cost      nullable.Nullable[Money]              `json:"cost,omitempty"`
+	CreatedAt time.Time                             `json:"created_at"`
+	Details   ShelterDetails                        `json:"details"`
+	EndedOn   nullable.Nullable[openapi_types.Date] `json:"ended_on,omitempty"`
+
+	// FundingProject Donor project code, for donor reporting.
+	FundingProject nullable.Nullable[string] `json:"funding_project,omitempty"`
+	Id             openapi_types.UUID        `json:"id"`
+
+	// Notes Free text; identifying data, absent from pseudonymised views.
+	Notes *string `json:"notes,omitempty"`
+
+	// ProviderOrganizationId The organisation that provided the service.
+	ProviderOrganizationId openapi_types.UUID                    `json:"provider_organization_id"`
+	RecordedBy             openapi_types.UUID                    `json:"recorded_by"`
+	StartedOn              nullable.Nullable[openapi_types.Date] `json:"started_on,omitempty"`
+	Status                 ServiceStatus                         `json:"status"`
+	Type                   ShelterServiceType                    `json:"type"`
+	UpdatedAt              time.Time                             `json:"updated_at"`
+	View                   ShelterServiceView                    `json:"view"`
+}
+
+// ShelterServiceType defines model for ShelterService.Type.
+type ShelterServiceType string
+
+// ShelterServiceView defines model for ShelterService.View.
+type ShelterServiceView string
+
+// ShelterServiceCreate defines model for ShelterServiceCreate.
+type ShelterServiceCreate struct {
+	Cost           *Money                   `json:"cost,omitempty"`
+	Details        *ShelterDetails          `json:"details,omitempty"`
+	EndedOn        *openapi_types.Date      `json:"ended_on,omitempty"`
+	FundingProject *string                  `json:"funding_project,omitempty"`
+	Notes          *string                  `json:"notes,omitempty"`
+	StartedOn      *openapi_types.Date      `json:"started_on,omitempty"`
+	Status         *ServiceStatus           `json:"status,omitempty"`
+	Type           ShelterServiceCreateType `json:"type"`
+}
+
+// ShelterServiceCreateType defines model for ShelterServiceCreate.Type.
+type ShelterServiceCreateType string
+
+// SkillsDetails defines model for SkillsDetails.
+type SkillsDetails struct {
+	CertificateAwarded *bool   `json:"certificate_awarded,omitempty"`
+	Course             *string `json:"course,omitempty"`
+	Institution        *string `json:"institution,omitempty"`
+}
+
+// SkillsService defines model for SkillsService.
+type SkillsService struct {
+	CaseId    openapi_types.UUID                    `json:"case_id"`
+	Cost      nullable.Nullable[Money]              `json:"cost,omitempty"`
+	CreatedAt time.Time                             `json:"created_at"`
+	Details   SkillsDetails                         `json:"details"`
+	EndedOn   nullable.Nullable[openapi_types.Date] `json:"ended_on,omitempty"`
+
+	// FundingProject Donor project code, for donor reporting.
+	FundingProject nullable.Nullable[string] `json:"funding_project,omitempty"`
+	Id             openapi_types.UUID        `json:"id"`
+
+	// Notes Free text; identifying data, absent from pseudonymised views.
+	Notes *string `json:"notes,omitempty"`
+
+	// ProviderOrganizationId The organisation that provided the service.
+	ProviderOrganizationId openapi_types.UUID                    `json:"provider_organization_id"`
+	RecordedBy             openapi_types.UUID                    `json:"recorded_by"`
+	StartedOn              nullable.Nullable[openapi_types.Date] `json:"started_on,omitempty"`
+	Status                 ServiceStatus                         `json:"status"`
+	Type                   SkillsServiceType                     `json:"type"`
+	UpdatedAt              time.Time                             `json:"updated_at"`
+	View                   SkillsServiceView                     `json:"view"`
+}
+
+// SkillsServiceType defines model for SkillsService.Type.
+type SkillsServiceType string
+
+// SkillsServiceView defines model for SkillsService.View.
+type SkillsServiceView string
+
+// SkillsServiceCreate defines model for SkillsServiceCreate.
+type SkillsServiceCreate struct {
+	Cost           *Money                  `json:"cost,omitempty"`
+	Details        *SkillsDetails          `json:"details,omitempty"`
+	EndedOn        *openapi_types.Date     `json:"ended_on,omitempty"`
+	FundingProject *string                 `json:"funding_project,omitempty"`
+	Notes          *string                 `json:"notes,omitempty"`
+	StartedOn      *openapi_types.Date     `json:"started_on,omitempty"`
+	Status         *ServiceStatus          `json:"status,omitempty"`
+	Type           SkillsServiceCreateType `json:"type"`
+}
+
+// SkillsServiceCreateType defines model for SkillsServiceCreate.Type.
+type SkillsServiceCreateType string
 
 // TokenResponse defines model for TokenResponse.
 type TokenResponse struct {
@@ -296,6 +2216,39 @@ type TokenResponse struct {
 
 // TokenResponseTokenType defines model for TokenResponse.TokenType.
 type TokenResponseTokenType string
+
+// Trafficking defines model for Trafficking.
+type Trafficking struct {
+	// CountryOfExploitation ISO 3166-1 alpha-2 country code, or an unknown code.
+	CountryOfExploitation *CountryCode                          `json:"country_of_exploitation,omitempty"`
+	ExploitationTypes     []ExploitationType                    `json:"exploitation_types"`
+	IdentifiedBy          IdentifiedBy                          `json:"identified_by"`
+	IdentifiedOn          nullable.Nullable[openapi_types.Date] `json:"identified_on,omitempty"`
+
+	// LabourSector ISIC Rev. 4 section letter (A–U), or an unknown code.
+	LabourSector          *LabourSector         `json:"labour_sector,omitempty"`
+	MeansOfControl        []MeansOfControl      `json:"means_of_control"`
+	RecruiterRelationship RecruiterRelationship `json:"recruiter_relationship"`
+	TraffickingStatus     TraffickingStatus     `json:"trafficking_status"`
+}
+
+// TraffickingInput defines model for TraffickingInput.
+type TraffickingInput struct {
+	// CountryOfExploitation ISO 3166-1 alpha-2 country code, or an unknown code.
+	CountryOfExploitation *CountryCode                          `json:"country_of_exploitation,omitempty"`
+	ExploitationTypes     *[]ExploitationType                   `json:"exploitation_types,omitempty"`
+	IdentifiedBy          *IdentifiedBy                         `json:"identified_by,omitempty"`
+	IdentifiedOn          nullable.Nullable[openapi_types.Date] `json:"identified_on,omitempty"`
+
+	// LabourSector ISIC Rev. 4 section letter (A–U), or an unknown code.
+	LabourSector          *LabourSector          `json:"labour_sector,omitempty"`
+	MeansOfControl        *[]MeansOfControl      `json:"means_of_control,omitempty"`
+	RecruiterRelationship *RecruiterRelationship `json:"recruiter_relationship,omitempty"`
+	TraffickingStatus     *TraffickingStatus     `json:"trafficking_status,omitempty"`
+}
+
+// TraffickingStatus defines model for TraffickingStatus.
+type TraffickingStatus string
 
 // User defines model for User.
 type User struct {
@@ -326,8 +2279,8 @@ type UserCreate struct {
 
 // UserList defines model for UserList.
 type UserList struct {
-	Items      []User  `json:"items"`
-	NextCursor *string `json:"next_cursor,omitempty"`
+	Items      []User                    `json:"items"`
+	NextCursor nullable.Nullable[string] `json:"next_cursor,omitempty"`
 }
 
 // UserUpdate defines model for UserUpdate.
@@ -340,17 +2293,26 @@ type UserUpdate struct {
 	Roles       *[]Role              `json:"roles,omitempty"`
 }
 
+// ConsentID defines model for ConsentID.
+type ConsentID = openapi_types.UUID
+
 // Cursor defines model for Cursor.
 type Cursor = string
 
 // ID defines model for ID.
 type ID = openapi_types.UUID
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
 // IfMatch defines model for IfMatch.
 type IfMatch = string
 
 // Limit defines model for Limit.
 type Limit = int
+
+// ServiceID defines model for ServiceID.
+type ServiceID = openapi_types.UUID
 
 // UpdatedSince defines model for UpdatedSince.
 type UpdatedSince = time.Time
@@ -390,6 +2352,176 @@ type Unavailable = Problem
 
 // Unprocessable Problem details (RFC 9457).
 type Unprocessable = Problem
+
+// ListAuditEventsParams defines parameters for ListAuditEvents.
+type ListAuditEventsParams struct {
+	// Limit Page size (1 to 200).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// OrganizationId Only events of this organisation.
+	OrganizationId *openapi_types.UUID `form:"organization_id,omitempty" json:"organization_id,omitempty"`
+
+	// ActorId Only events of this user or service account.
+	ActorId *openapi_types.UUID `form:"actor_id,omitempty" json:"actor_id,omitempty"`
+
+	// Action Only events of this action, e.g. `case.read`.
+	Action *string `form:"action,omitempty" json:"action,omitempty"`
+
+	// ObjectType Only events about this kind of record.
+	ObjectType *string `form:"object_type,omitempty" json:"object_type,omitempty"`
+
+	// ObjectId Only events about this record.
+	ObjectId *openapi_types.UUID `form:"object_id,omitempty" json:"object_id,omitempty"`
+
+	// Outcome Only events with this outcome.
+	Outcome *AuditOutcome `form:"outcome,omitempty" json:"outcome,omitempty"`
+
+	// From Only events at or after this time.
+	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
+
+	// To Only events before this time.
+	To *time.Time `form:"to,omitempty" json:"to,omitempty"`
+}
+
+// ListCasesParams defines parameters for ListCases.
+type ListCasesParams struct {
+	// Limit Page size (1 to 200).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// UpdatedSince Only records changed at or after this time (RFC 3339).
+	UpdatedSince *UpdatedSince `form:"updated_since,omitempty" json:"updated_since,omitempty"`
+
+	// Status Only cases in this status.
+	Status *CaseStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// AssignedTo Only cases assigned to this user.
+	AssignedTo *openapi_types.UUID `form:"assigned_to,omitempty" json:"assigned_to,omitempty"`
+
+	// Sex Only people of this sex.
+	Sex *Sex `form:"sex,omitempty" json:"sex,omitempty"`
+
+	// AgeGroup Only children or adults at identification.
+	AgeGroup *AgeGroup `form:"age_group,omitempty" json:"age_group,omitempty"`
+
+	// ExploitationType Only cases with this form of exploitation.
+	ExploitationType *ExploitationType `form:"exploitation_type,omitempty" json:"exploitation_type,omitempty"`
+
+	// ServiceType Only cases with at least one service of this type.
+	ServiceType *ServiceType `form:"service_type,omitempty" json:"service_type,omitempty"`
+
+	// OpenedFrom Only cases opened on or after this date.
+	OpenedFrom *openapi_types.Date `form:"opened_from,omitempty" json:"opened_from,omitempty"`
+
+	// OpenedTo Only cases opened on or before this date.
+	OpenedTo *openapi_types.Date `form:"opened_to,omitempty" json:"opened_to,omitempty"`
+
+	// OrganizationId Only cases of this organisation (IOM coordinators and admins).
+	OrganizationId *openapi_types.UUID `form:"organization_id,omitempty" json:"organization_id,omitempty"`
+}
+
+// CreateCaseParams defines parameters for CreateCase.
+type CreateCaseParams struct {
+	// AllowDuplicate Register even when a case of the organisation has the same name and
+	// date of birth, or shares an identity document (otherwise 409 with
+	// the matching case numbers).
+	AllowDuplicate *bool `form:"allow_duplicate,omitempty" json:"allow_duplicate,omitempty"`
+
+	// IdempotencyKey A key the client makes up for one create (IETF Idempotency-Key draft).
+	// Replaying it with the same body returns the first response; with another
+	// body, 422; while the first is still running, 409. Keys are scoped to the
+	// caller and kept for 24 hours.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// UpdateCaseParams defines parameters for UpdateCase.
+type UpdateCaseParams struct {
+	// IfMatch The `ETag` of the version being changed. Required (428 without it).
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// ListConsentsParams defines parameters for ListConsents.
+type ListConsentsParams struct {
+	// Limit Page size (1 to 200).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// UpdatedSince Only records changed at or after this time (RFC 3339).
+	UpdatedSince *UpdatedSince `form:"updated_since,omitempty" json:"updated_since,omitempty"`
+}
+
+// CreateConsentParams defines parameters for CreateConsent.
+type CreateConsentParams struct {
+	// IdempotencyKey A key the client makes up for one create (IETF Idempotency-Key draft).
+	// Replaying it with the same body returns the first response; with another
+	// body, 422; while the first is still running, 409. Keys are scoped to the
+	// caller and kept for 24 hours.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListCaseHistoryParams defines parameters for ListCaseHistory.
+type ListCaseHistoryParams struct {
+	// Limit Page size (1 to 200).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListNotesParams defines parameters for ListNotes.
+type ListNotesParams struct {
+	// Limit Page size (1 to 200).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// UpdatedSince Only records changed at or after this time (RFC 3339).
+	UpdatedSince *UpdatedSince `form:"updated_since,omitempty" json:"updated_since,omitempty"`
+}
+
+// CreateNoteParams defines parameters for CreateNote.
+type CreateNoteParams struct {
+	// IdempotencyKey A key the client makes up for one create (IETF Idempotency-Key draft).
+	// Replaying it with the same body returns the first response; with another
+	// body, 422; while the first is still running, 409. Keys are scoped to the
+	// caller and kept for 24 hours.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListServicesParams defines parameters for ListServices.
+type ListServicesParams struct {
+	// Limit Page size (1 to 200).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// UpdatedSince Only records changed at or after this time (RFC 3339).
+	UpdatedSince *UpdatedSince `form:"updated_since,omitempty" json:"updated_since,omitempty"`
+}
+
+// CreateServiceParams defines parameters for CreateService.
+type CreateServiceParams struct {
+	// IdempotencyKey A key the client makes up for one create (IETF Idempotency-Key draft).
+	// Replaying it with the same body returns the first response; with another
+	// body, 422; while the first is still running, 409. Keys are scoped to the
+	// caller and kept for 24 hours.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// UpdateServiceParams defines parameters for UpdateService.
+type UpdateServiceParams struct {
+	// IfMatch The `ETag` of the version being changed. Required (428 without it).
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
 
 // ListOrganizationsParams defines parameters for ListOrganizations.
 type ListOrganizationsParams struct {
@@ -436,6 +2568,30 @@ type LoginJSONRequestBody = LoginRequest
 // RefreshTokenJSONRequestBody defines body for RefreshToken for application/json ContentType.
 type RefreshTokenJSONRequestBody = RefreshRequest
 
+// CreateCaseJSONRequestBody defines body for CreateCase for application/json ContentType.
+type CreateCaseJSONRequestBody = CaseCreate
+
+// UpdateCaseJSONRequestBody defines body for UpdateCase for application/json ContentType.
+type UpdateCaseJSONRequestBody = CaseUpdate
+
+// CloseCaseJSONRequestBody defines body for CloseCase for application/json ContentType.
+type CloseCaseJSONRequestBody = CaseClose
+
+// CreateConsentJSONRequestBody defines body for CreateConsent for application/json ContentType.
+type CreateConsentJSONRequestBody = ConsentCreate
+
+// WithdrawConsentJSONRequestBody defines body for WithdrawConsent for application/json ContentType.
+type WithdrawConsentJSONRequestBody = ConsentWithdraw
+
+// CreateNoteJSONRequestBody defines body for CreateNote for application/json ContentType.
+type CreateNoteJSONRequestBody = NoteCreate
+
+// CreateServiceJSONRequestBody defines body for CreateService for application/json ContentType.
+type CreateServiceJSONRequestBody = ServiceCreate
+
+// UpdateServiceJSONRequestBody defines body for UpdateService for application/json ContentType.
+type UpdateServiceJSONRequestBody = ServiceUpdate
+
 // CreateOrganizationJSONRequestBody defines body for CreateOrganization for application/json ContentType.
 type CreateOrganizationJSONRequestBody = OrganizationCreate
 
@@ -448,8 +2604,645 @@ type CreateUserJSONRequestBody = UserCreate
 // UpdateUserJSONRequestBody defines body for UpdateUser for application/json ContentType.
 type UpdateUserJSONRequestBody = UserUpdate
 
+// AsShelterService returns the union data inside the Service as a ShelterService
+func (t Service) AsShelterService() (ShelterService, error) {
+	var body ShelterService
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromShelterService overwrites any union data inside the Service as the provided ShelterService
+func (t *Service) FromShelterService(v ShelterService) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"shelter"}`))
+	t.union = b
+	return err
+}
+
+// MergeShelterService performs a merge with any union data inside the Service, using the provided ShelterService
+func (t *Service) MergeShelterService(v ShelterService) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"shelter"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsMedicalService returns the union data inside the Service as a MedicalService
+func (t Service) AsMedicalService() (MedicalService, error) {
+	var body MedicalService
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromMedicalService overwrites any union data inside the Service as the provided MedicalService
+func (t *Service) FromMedicalService(v MedicalService) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"medical"}`))
+	t.union = b
+	return err
+}
+
+// MergeMedicalService performs a merge with any union data inside the Service, using the provided MedicalService
+func (t *Service) MergeMedicalService(v MedicalService) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"medical"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsPsychologicalService returns the union data inside the Service as a PsychologicalService
+func (t Service) AsPsychologicalService() (PsychologicalService, error) {
+	var body PsychologicalService
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromPsychologicalService overwrites any union data inside the Service as the provided PsychologicalService
+func (t *Service) FromPsychologicalService(v PsychologicalService) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"psychological"}`))
+	t.union = b
+	return err
+}
+
+// MergePsychologicalService performs a merge with any union data inside the Service, using the provided PsychologicalService
+func (t *Service) MergePsychologicalService(v PsychologicalService) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"psychological"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsSkillsService returns the union data inside the Service as a SkillsService
+func (t Service) AsSkillsService() (SkillsService, error) {
+	var body SkillsService
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromSkillsService overwrites any union data inside the Service as the provided SkillsService
+func (t *Service) FromSkillsService(v SkillsService) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"skills"}`))
+	t.union = b
+	return err
+}
+
+// MergeSkillsService performs a merge with any union data inside the Service, using the provided SkillsService
+func (t *Service) MergeSkillsService(v SkillsService) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"skills"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsReintegrationService returns the union data inside the Service as a ReintegrationService
+func (t Service) AsReintegrationService() (ReintegrationService, error) {
+	var body ReintegrationService
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromReintegrationService overwrites any union data inside the Service as the provided ReintegrationService
+func (t *Service) FromReintegrationService(v ReintegrationService) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"reintegration"}`))
+	t.union = b
+	return err
+}
+
+// MergeReintegrationService performs a merge with any union data inside the Service, using the provided ReintegrationService
+func (t *Service) MergeReintegrationService(v ReintegrationService) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"reintegration"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsReturnService returns the union data inside the Service as a ReturnService
+func (t Service) AsReturnService() (ReturnService, error) {
+	var body ReturnService
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromReturnService overwrites any union data inside the Service as the provided ReturnService
+func (t *Service) FromReturnService(v ReturnService) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"return"}`))
+	t.union = b
+	return err
+}
+
+// MergeReturnService performs a merge with any union data inside the Service, using the provided ReturnService
+func (t *Service) MergeReturnService(v ReturnService) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"return"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsLegalService returns the union data inside the Service as a LegalService
+func (t Service) AsLegalService() (LegalService, error) {
+	var body LegalService
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromLegalService overwrites any union data inside the Service as the provided LegalService
+func (t *Service) FromLegalService(v LegalService) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"legal"}`))
+	t.union = b
+	return err
+}
+
+// MergeLegalService performs a merge with any union data inside the Service, using the provided LegalService
+func (t *Service) MergeLegalService(v LegalService) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"legal"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsOtherService returns the union data inside the Service as a OtherService
+func (t Service) AsOtherService() (OtherService, error) {
+	var body OtherService
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromOtherService overwrites any union data inside the Service as the provided OtherService
+func (t *Service) FromOtherService(v OtherService) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"other"}`))
+	t.union = b
+	return err
+}
+
+// MergeOtherService performs a merge with any union data inside the Service, using the provided OtherService
+func (t *Service) MergeOtherService(v OtherService) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"other"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t Service) Discriminator() (string, error) {
+	var discriminator struct {
+		Discriminator string `json:"type"`
+	}
+	err := json.Unmarshal(t.union, &discriminator)
+	return discriminator.Discriminator, err
+}
+
+func (t Service) ValueByDiscriminator() (interface{}, error) {
+	discriminator, err := t.Discriminator()
+	if err != nil {
+		return nil, err
+	}
+	switch discriminator {
+	case "legal":
+		return t.AsLegalService()
+	case "medical":
+		return t.AsMedicalService()
+	case "other":
+		return t.AsOtherService()
+	case "psychological":
+		return t.AsPsychologicalService()
+	case "reintegration":
+		return t.AsReintegrationService()
+	case "return":
+		return t.AsReturnService()
+	case "shelter":
+		return t.AsShelterService()
+	case "skills":
+		return t.AsSkillsService()
+	default:
+		return nil, errors.New("unknown discriminator value: " + discriminator)
+	}
+}
+
+func (t Service) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *Service) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsShelterServiceCreate returns the union data inside the ServiceCreate as a ShelterServiceCreate
+func (t ServiceCreate) AsShelterServiceCreate() (ShelterServiceCreate, error) {
+	var body ShelterServiceCreate
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromShelterServiceCreate overwrites any union data inside the ServiceCreate as the provided ShelterServiceCreate
+func (t *ServiceCreate) FromShelterServiceCreate(v ShelterServiceCreate) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"shelter"}`))
+	t.union = b
+	return err
+}
+
+// MergeShelterServiceCreate performs a merge with any union data inside the ServiceCreate, using the provided ShelterServiceCreate
+func (t *ServiceCreate) MergeShelterServiceCreate(v ShelterServiceCreate) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"shelter"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsMedicalServiceCreate returns the union data inside the ServiceCreate as a MedicalServiceCreate
+func (t ServiceCreate) AsMedicalServiceCreate() (MedicalServiceCreate, error) {
+	var body MedicalServiceCreate
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromMedicalServiceCreate overwrites any union data inside the ServiceCreate as the provided MedicalServiceCreate
+func (t *ServiceCreate) FromMedicalServiceCreate(v MedicalServiceCreate) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"medical"}`))
+	t.union = b
+	return err
+}
+
+// MergeMedicalServiceCreate performs a merge with any union data inside the ServiceCreate, using the provided MedicalServiceCreate
+func (t *ServiceCreate) MergeMedicalServiceCreate(v MedicalServiceCreate) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"medical"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsPsychologicalServiceCreate returns the union data inside the ServiceCreate as a PsychologicalServiceCreate
+func (t ServiceCreate) AsPsychologicalServiceCreate() (PsychologicalServiceCreate, error) {
+	var body PsychologicalServiceCreate
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromPsychologicalServiceCreate overwrites any union data inside the ServiceCreate as the provided PsychologicalServiceCreate
+func (t *ServiceCreate) FromPsychologicalServiceCreate(v PsychologicalServiceCreate) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"psychological"}`))
+	t.union = b
+	return err
+}
+
+// MergePsychologicalServiceCreate performs a merge with any union data inside the ServiceCreate, using the provided PsychologicalServiceCreate
+func (t *ServiceCreate) MergePsychologicalServiceCreate(v PsychologicalServiceCreate) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"psychological"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsSkillsServiceCreate returns the union data inside the ServiceCreate as a SkillsServiceCreate
+func (t ServiceCreate) AsSkillsServiceCreate() (SkillsServiceCreate, error) {
+	var body SkillsServiceCreate
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromSkillsServiceCreate overwrites any union data inside the ServiceCreate as the provided SkillsServiceCreate
+func (t *ServiceCreate) FromSkillsServiceCreate(v SkillsServiceCreate) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"skills"}`))
+	t.union = b
+	return err
+}
+
+// MergeSkillsServiceCreate performs a merge with any union data inside the ServiceCreate, using the provided SkillsServiceCreate
+func (t *ServiceCreate) MergeSkillsServiceCreate(v SkillsServiceCreate) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"skills"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsReintegrationServiceCreate returns the union data inside the ServiceCreate as a ReintegrationServiceCreate
+func (t ServiceCreate) AsReintegrationServiceCreate() (ReintegrationServiceCreate, error) {
+	var body ReintegrationServiceCreate
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromReintegrationServiceCreate overwrites any union data inside the ServiceCreate as the provided ReintegrationServiceCreate
+func (t *ServiceCreate) FromReintegrationServiceCreate(v ReintegrationServiceCreate) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"reintegration"}`))
+	t.union = b
+	return err
+}
+
+// MergeReintegrationServiceCreate performs a merge with any union data inside the ServiceCreate, using the provided ReintegrationServiceCreate
+func (t *ServiceCreate) MergeReintegrationServiceCreate(v ReintegrationServiceCreate) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"reintegration"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsReturnServiceCreate returns the union data inside the ServiceCreate as a ReturnServiceCreate
+func (t ServiceCreate) AsReturnServiceCreate() (ReturnServiceCreate, error) {
+	var body ReturnServiceCreate
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromReturnServiceCreate overwrites any union data inside the ServiceCreate as the provided ReturnServiceCreate
+func (t *ServiceCreate) FromReturnServiceCreate(v ReturnServiceCreate) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"return"}`))
+	t.union = b
+	return err
+}
+
+// MergeReturnServiceCreate performs a merge with any union data inside the ServiceCreate, using the provided ReturnServiceCreate
+func (t *ServiceCreate) MergeReturnServiceCreate(v ReturnServiceCreate) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"return"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsLegalServiceCreate returns the union data inside the ServiceCreate as a LegalServiceCreate
+func (t ServiceCreate) AsLegalServiceCreate() (LegalServiceCreate, error) {
+	var body LegalServiceCreate
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromLegalServiceCreate overwrites any union data inside the ServiceCreate as the provided LegalServiceCreate
+func (t *ServiceCreate) FromLegalServiceCreate(v LegalServiceCreate) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"legal"}`))
+	t.union = b
+	return err
+}
+
+// MergeLegalServiceCreate performs a merge with any union data inside the ServiceCreate, using the provided LegalServiceCreate
+func (t *ServiceCreate) MergeLegalServiceCreate(v LegalServiceCreate) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"legal"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsOtherServiceCreate returns the union data inside the ServiceCreate as a OtherServiceCreate
+func (t ServiceCreate) AsOtherServiceCreate() (OtherServiceCreate, error) {
+	var body OtherServiceCreate
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromOtherServiceCreate overwrites any union data inside the ServiceCreate as the provided OtherServiceCreate
+func (t *ServiceCreate) FromOtherServiceCreate(v OtherServiceCreate) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"other"}`))
+	t.union = b
+	return err
+}
+
+// MergeOtherServiceCreate performs a merge with any union data inside the ServiceCreate, using the provided OtherServiceCreate
+func (t *ServiceCreate) MergeOtherServiceCreate(v OtherServiceCreate) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"other"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ServiceCreate) Discriminator() (string, error) {
+	var discriminator struct {
+		Discriminator string `json:"type"`
+	}
+	err := json.Unmarshal(t.union, &discriminator)
+	return discriminator.Discriminator, err
+}
+
+func (t ServiceCreate) ValueByDiscriminator() (interface{}, error) {
+	discriminator, err := t.Discriminator()
+	if err != nil {
+		return nil, err
+	}
+	switch discriminator {
+	case "legal":
+		return t.AsLegalServiceCreate()
+	case "medical":
+		return t.AsMedicalServiceCreate()
+	case "other":
+		return t.AsOtherServiceCreate()
+	case "psychological":
+		return t.AsPsychologicalServiceCreate()
+	case "reintegration":
+		return t.AsReintegrationServiceCreate()
+	case "return":
+		return t.AsReturnServiceCreate()
+	case "shelter":
+		return t.AsShelterServiceCreate()
+	case "skills":
+		return t.AsSkillsServiceCreate()
+	default:
+		return nil, errors.New("unknown discriminator value: " + discriminator)
+	}
+}
+
+func (t ServiceCreate) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ServiceCreate) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListAuditEvents List audit events
+	// (GET /api/v1/audit-events)
+	ListAuditEvents(ctx echo.Context, params ListAuditEventsParams) error
 	// Login Sign in with email and password
 	// (POST /api/v1/auth/login)
 	Login(ctx echo.Context) error
@@ -459,6 +3252,54 @@ type ServerInterface interface {
 	// RefreshToken Exchange a refresh token for a new token pair
 	// (POST /api/v1/auth/refresh)
 	RefreshToken(ctx echo.Context) error
+	// ListCases List cases
+	// (GET /api/v1/cases)
+	ListCases(ctx echo.Context, params ListCasesParams) error
+	// CreateCase Register a case
+	// (POST /api/v1/cases)
+	CreateCase(ctx echo.Context, params CreateCaseParams) error
+	// GetCase Read one case
+	// (GET /api/v1/cases/{id})
+	GetCase(ctx echo.Context, id ID) error
+	// UpdateCase Change a case's person, trafficking profile, assignment or opening date
+	// (PATCH /api/v1/cases/{id})
+	UpdateCase(ctx echo.Context, id ID, params UpdateCaseParams) error
+	// CloseCase Close a case with a closure reason
+	// (POST /api/v1/cases/{id}/close)
+	CloseCase(ctx echo.Context, id ID) error
+	// ListConsents List a case's consent events
+	// (GET /api/v1/cases/{id}/consents)
+	ListConsents(ctx echo.Context, id ID, params ListConsentsParams) error
+	// CreateConsent Record that the person gave or refused a consent
+	// (POST /api/v1/cases/{id}/consents)
+	CreateConsent(ctx echo.Context, id ID, params CreateConsentParams) error
+	// WithdrawConsent Record that a given consent was withdrawn
+	// (POST /api/v1/cases/{id}/consents/{consentId}/withdraw)
+	WithdrawConsent(ctx echo.Context, id ID, consentId ConsentID) error
+	// ListCaseHistory Who changed which field of a case, and when
+	// (GET /api/v1/cases/{id}/history)
+	ListCaseHistory(ctx echo.Context, id ID, params ListCaseHistoryParams) error
+	// ListNotes List a case's notes
+	// (GET /api/v1/cases/{id}/notes)
+	ListNotes(ctx echo.Context, id ID, params ListNotesParams) error
+	// CreateNote Add a note to a case
+	// (POST /api/v1/cases/{id}/notes)
+	CreateNote(ctx echo.Context, id ID, params CreateNoteParams) error
+	// ReopenCase Reopen a closed case
+	// (POST /api/v1/cases/{id}/reopen)
+	ReopenCase(ctx echo.Context, id ID) error
+	// ListServices List a case's services
+	// (GET /api/v1/cases/{id}/services)
+	ListServices(ctx echo.Context, id ID, params ListServicesParams) error
+	// CreateService Record a service for a case
+	// (POST /api/v1/cases/{id}/services)
+	CreateService(ctx echo.Context, id ID, params CreateServiceParams) error
+	// GetService Read one service
+	// (GET /api/v1/cases/{id}/services/{serviceId})
+	GetService(ctx echo.Context, id ID, serviceId ServiceID) error
+	// UpdateService Change a service
+	// (PATCH /api/v1/cases/{id}/services/{serviceId})
+	UpdateService(ctx echo.Context, id ID, serviceId ServiceID, params UpdateServiceParams) error
 	// GetMe The signed-in caller
 	// (GET /api/v1/me)
 	GetMe(ctx echo.Context) error
@@ -499,6 +3340,87 @@ type ServerInterfaceWrapper struct {
 	Handler ServerInterface
 }
 
+// ListAuditEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListAuditEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAuditEventsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "organization_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "organization_id", ctx.QueryParams(), &params.OrganizationId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter organization_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "actor_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actor_id", ctx.QueryParams(), &params.ActorId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter actor_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "action" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "action", ctx.QueryParams(), &params.Action, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter action: %s", err))
+	}
+
+	// ------------- Optional query parameter "object_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "object_type", ctx.QueryParams(), &params.ObjectType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter object_type: %s", err))
+	}
+
+	// ------------- Optional query parameter "object_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "object_id", ctx.QueryParams(), &params.ObjectId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter object_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "outcome" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "outcome", ctx.QueryParams(), &params.Outcome, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter outcome: %s", err))
+	}
+
+	// ------------- Optional query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// ------------- Optional query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "to", ctx.QueryParams(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter to: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListAuditEvents(ctx, params)
+	return err
+}
+
 // Login converts echo context to params.
 func (w *ServerInterfaceWrapper) Login(ctx echo.Context) error {
 	var err error
@@ -523,6 +3445,569 @@ func (w *ServerInterfaceWrapper) RefreshToken(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.RefreshToken(ctx)
+	return err
+}
+
+// ListCases converts echo context to params.
+func (w *ServerInterfaceWrapper) ListCases(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCasesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "updated_since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "updated_since", ctx.QueryParams(), &params.UpdatedSince, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter updated_since: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "assigned_to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "assigned_to", ctx.QueryParams(), &params.AssignedTo, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter assigned_to: %s", err))
+	}
+
+	// ------------- Optional query parameter "sex" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sex", ctx.QueryParams(), &params.Sex, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter sex: %s", err))
+	}
+
+	// ------------- Optional query parameter "age_group" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "age_group", ctx.QueryParams(), &params.AgeGroup, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter age_group: %s", err))
+	}
+
+	// ------------- Optional query parameter "exploitation_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "exploitation_type", ctx.QueryParams(), &params.ExploitationType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter exploitation_type: %s", err))
+	}
+
+	// ------------- Optional query parameter "service_type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "service_type", ctx.QueryParams(), &params.ServiceType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter service_type: %s", err))
+	}
+
+	// ------------- Optional query parameter "opened_from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "opened_from", ctx.QueryParams(), &params.OpenedFrom, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter opened_from: %s", err))
+	}
+
+	// ------------- Optional query parameter "opened_to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "opened_to", ctx.QueryParams(), &params.OpenedTo, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter opened_to: %s", err))
+	}
+
+	// ------------- Optional query parameter "organization_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "organization_id", ctx.QueryParams(), &params.OrganizationId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter organization_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListCases(ctx, params)
+	return err
+}
+
+// CreateCase converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateCase(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateCaseParams
+	// ------------- Optional query parameter "allow_duplicate" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "allow_duplicate", ctx.QueryParams(), &params.AllowDuplicate, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter allow_duplicate: %s", err))
+	}
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateCase(ctx, params)
+	return err
+}
+
+// GetCase converts echo context to params.
+func (w *ServerInterfaceWrapper) GetCase(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetCase(ctx, id)
+	return err
+}
+
+// UpdateCase converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateCase(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateCaseParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateCase(ctx, id, params)
+	return err
+}
+
+// CloseCase converts echo context to params.
+func (w *ServerInterfaceWrapper) CloseCase(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CloseCase(ctx, id)
+	return err
+}
+
+// ListConsents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListConsents(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListConsentsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "updated_since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "updated_since", ctx.QueryParams(), &params.UpdatedSince, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter updated_since: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListConsents(ctx, id, params)
+	return err
+}
+
+// CreateConsent converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateConsent(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateConsentParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateConsent(ctx, id, params)
+	return err
+}
+
+// WithdrawConsent converts echo context to params.
+func (w *ServerInterfaceWrapper) WithdrawConsent(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "consentId" -------------
+	var consentId ConsentID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "consentId", ctx.Param("consentId"), &consentId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter consentId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.WithdrawConsent(ctx, id, consentId)
+	return err
+}
+
+// ListCaseHistory converts echo context to params.
+func (w *ServerInterfaceWrapper) ListCaseHistory(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCaseHistoryParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListCaseHistory(ctx, id, params)
+	return err
+}
+
+// ListNotes converts echo context to params.
+func (w *ServerInterfaceWrapper) ListNotes(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListNotesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "updated_since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "updated_since", ctx.QueryParams(), &params.UpdatedSince, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter updated_since: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListNotes(ctx, id, params)
+	return err
+}
+
+// CreateNote converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateNote(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateNoteParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateNote(ctx, id, params)
+	return err
+}
+
+// ReopenCase converts echo context to params.
+func (w *ServerInterfaceWrapper) ReopenCase(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ReopenCase(ctx, id)
+	return err
+}
+
+// ListServices converts echo context to params.
+func (w *ServerInterfaceWrapper) ListServices(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListServicesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "updated_since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "updated_since", ctx.QueryParams(), &params.UpdatedSince, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter updated_since: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListServices(ctx, id, params)
+	return err
+}
+
+// CreateService converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateService(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateServiceParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateService(ctx, id, params)
+	return err
+}
+
+// GetService converts echo context to params.
+func (w *ServerInterfaceWrapper) GetService(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "serviceId" -------------
+	var serviceId ServiceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "serviceId", ctx.Param("serviceId"), &serviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter serviceId: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetService(ctx, id, serviceId)
+	return err
+}
+
+// UpdateService converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateService(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// ------------- Path parameter "serviceId" -------------
+	var serviceId ServiceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "serviceId", ctx.Param("serviceId"), &serviceId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter serviceId: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateServiceParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateService(ctx, id, serviceId, params)
 	return err
 }
 
@@ -805,6 +4290,23 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/api/v1/users", wrapper.CreateUser, options.OperationMiddlewares["createUser"]...)
 	router.GET(options.BaseURL+"/api/v1/users/:id", wrapper.GetUser, options.OperationMiddlewares["getUser"]...)
 	router.PATCH(options.BaseURL+"/api/v1/users/:id", wrapper.UpdateUser, options.OperationMiddlewares["updateUser"]...)
+	router.GET(options.BaseURL+"/api/v1/cases", wrapper.ListCases, options.OperationMiddlewares["listCases"]...)
+	router.POST(options.BaseURL+"/api/v1/cases", wrapper.CreateCase, options.OperationMiddlewares["createCase"]...)
+	router.GET(options.BaseURL+"/api/v1/cases/:id", wrapper.GetCase, options.OperationMiddlewares["getCase"]...)
+	router.PATCH(options.BaseURL+"/api/v1/cases/:id", wrapper.UpdateCase, options.OperationMiddlewares["updateCase"]...)
+	router.POST(options.BaseURL+"/api/v1/cases/:id/close", wrapper.CloseCase, options.OperationMiddlewares["closeCase"]...)
+	router.POST(options.BaseURL+"/api/v1/cases/:id/reopen", wrapper.ReopenCase, options.OperationMiddlewares["reopenCase"]...)
+	router.GET(options.BaseURL+"/api/v1/cases/:id/consents", wrapper.ListConsents, options.OperationMiddlewares["listConsents"]...)
+	router.POST(options.BaseURL+"/api/v1/cases/:id/consents", wrapper.CreateConsent, options.OperationMiddlewares["createConsent"]...)
+	router.POST(options.BaseURL+"/api/v1/cases/:id/consents/:consentId/withdraw", wrapper.WithdrawConsent, options.OperationMiddlewares["withdrawConsent"]...)
+	router.GET(options.BaseURL+"/api/v1/cases/:id/services", wrapper.ListServices, options.OperationMiddlewares["listServices"]...)
+	router.POST(options.BaseURL+"/api/v1/cases/:id/services", wrapper.CreateService, options.OperationMiddlewares["createService"]...)
+	router.GET(options.BaseURL+"/api/v1/cases/:id/services/:serviceId", wrapper.GetService, options.OperationMiddlewares["getService"]...)
+	router.PATCH(options.BaseURL+"/api/v1/cases/:id/services/:serviceId", wrapper.UpdateService, options.OperationMiddlewares["updateService"]...)
+	router.GET(options.BaseURL+"/api/v1/cases/:id/notes", wrapper.ListNotes, options.OperationMiddlewares["listNotes"]...)
+	router.POST(options.BaseURL+"/api/v1/cases/:id/notes", wrapper.CreateNote, options.OperationMiddlewares["createNote"]...)
+	router.GET(options.BaseURL+"/api/v1/cases/:id/history", wrapper.ListCaseHistory, options.OperationMiddlewares["listCaseHistory"]...)
+	router.GET(options.BaseURL+"/api/v1/audit-events", wrapper.ListAuditEvents, options.OperationMiddlewares["listAuditEvents"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 
@@ -847,6 +4349,103 @@ type UnavailableApplicationProblemPlusJSONResponse struct {
 }
 
 type UnprocessableApplicationProblemPlusJSONResponse Problem
+
+type ListAuditEventsRequestObject struct {
+	Params ListAuditEventsParams
+}
+
+type ListAuditEventsResponseObject interface {
+	VisitListAuditEventsResponse(w http.ResponseWriter) error
+}
+
+type ListAuditEvents200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type ListAuditEvents200JSONResponse struct {
+	Body    AuditEventList
+	Headers ListAuditEvents200ResponseHeaders
+}
+
+func (response ListAuditEvents200JSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents400ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents401ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents403ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEventsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListAuditEventsdefaultApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type LoginRequestObject struct {
 	Body *LoginJSONRequestBody
@@ -1101,6 +4700,2170 @@ type RefreshTokendefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response RefreshTokendefaultApplicationProblemPlusJSONResponse) VisitRefreshTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCasesRequestObject struct {
+	Params ListCasesParams
+}
+
+type ListCasesResponseObject interface {
+	VisitListCasesResponse(w http.ResponseWriter) error
+}
+
+type ListCases200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type ListCases200JSONResponse struct {
+	Body    CaseList
+	Headers ListCases200ResponseHeaders
+}
+
+func (response ListCases200JSONResponse) VisitListCasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCases400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListCases400ApplicationProblemPlusJSONResponse) VisitListCasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCases401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response ListCases401ApplicationProblemPlusJSONResponse) VisitListCasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCases403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListCases403ApplicationProblemPlusJSONResponse) VisitListCasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCasesdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListCasesdefaultApplicationProblemPlusJSONResponse) VisitListCasesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCaseRequestObject struct {
+	Params CreateCaseParams
+	Body   *CreateCaseJSONRequestBody
+}
+
+type CreateCaseResponseObject interface {
+	VisitCreateCaseResponse(w http.ResponseWriter) error
+}
+
+type CreateCase201ResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+	Location     *string
+}
+
+type CreateCase201JSONResponse struct {
+	Body    Case
+	Headers CreateCase201ResponseHeaders
+}
+
+func (response CreateCase201JSONResponse) VisitCreateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCase400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCase400ApplicationProblemPlusJSONResponse) VisitCreateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCase401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCase401ApplicationProblemPlusJSONResponse) VisitCreateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCase403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCase403ApplicationProblemPlusJSONResponse) VisitCreateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCase409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCase409ApplicationProblemPlusJSONResponse) VisitCreateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCase422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCase422ApplicationProblemPlusJSONResponse) VisitCreateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCasedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateCasedefaultApplicationProblemPlusJSONResponse) VisitCreateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCaseRequestObject struct {
+	Id ID `json:"id"`
+}
+
+type GetCaseResponseObject interface {
+	VisitGetCaseResponse(w http.ResponseWriter) error
+}
+
+type GetCase200ResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+}
+
+type GetCase200JSONResponse struct {
+	Body    Case
+	Headers GetCase200ResponseHeaders
+}
+
+func (response GetCase200JSONResponse) VisitGetCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCase400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetCase400ApplicationProblemPlusJSONResponse) VisitGetCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCase401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response GetCase401ApplicationProblemPlusJSONResponse) VisitGetCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCase403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetCase403ApplicationProblemPlusJSONResponse) VisitGetCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCase404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetCase404ApplicationProblemPlusJSONResponse) VisitGetCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCasedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetCasedefaultApplicationProblemPlusJSONResponse) VisitGetCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCaseRequestObject struct {
+	Id     ID `json:"id"`
+	Params UpdateCaseParams
+	Body   *UpdateCaseJSONRequestBody
+}
+
+type UpdateCaseResponseObject interface {
+	VisitUpdateCaseResponse(w http.ResponseWriter) error
+}
+
+type UpdateCase200ResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+}
+
+type UpdateCase200JSONResponse struct {
+	Body    Case
+	Headers UpdateCase200ResponseHeaders
+}
+
+func (response UpdateCase200JSONResponse) VisitUpdateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCase400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCase400ApplicationProblemPlusJSONResponse) VisitUpdateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCase401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCase401ApplicationProblemPlusJSONResponse) VisitUpdateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCase403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCase403ApplicationProblemPlusJSONResponse) VisitUpdateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCase404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCase404ApplicationProblemPlusJSONResponse) VisitUpdateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCase412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCase412ApplicationProblemPlusJSONResponse) VisitUpdateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCase422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCase422ApplicationProblemPlusJSONResponse) VisitUpdateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCase428ApplicationProblemPlusJSONResponse struct {
+	PreconditionRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCase428ApplicationProblemPlusJSONResponse) VisitUpdateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(428)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCasedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateCasedefaultApplicationProblemPlusJSONResponse) VisitUpdateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseCaseRequestObject struct {
+	Id   ID `json:"id"`
+	Body *CloseCaseJSONRequestBody
+}
+
+type CloseCaseResponseObject interface {
+	VisitCloseCaseResponse(w http.ResponseWriter) error
+}
+
+type CloseCase200ResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+}
+
+type CloseCase200JSONResponse struct {
+	Body    Case
+	Headers CloseCase200ResponseHeaders
+}
+
+func (response CloseCase200JSONResponse) VisitCloseCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseCase400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CloseCase400ApplicationProblemPlusJSONResponse) VisitCloseCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseCase401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response CloseCase401ApplicationProblemPlusJSONResponse) VisitCloseCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseCase403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CloseCase403ApplicationProblemPlusJSONResponse) VisitCloseCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseCase404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CloseCase404ApplicationProblemPlusJSONResponse) VisitCloseCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseCase409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CloseCase409ApplicationProblemPlusJSONResponse) VisitCloseCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseCase422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CloseCase422ApplicationProblemPlusJSONResponse) VisitCloseCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CloseCasedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CloseCasedefaultApplicationProblemPlusJSONResponse) VisitCloseCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConsentsRequestObject struct {
+	Id     ID `json:"id"`
+	Params ListConsentsParams
+}
+
+type ListConsentsResponseObject interface {
+	VisitListConsentsResponse(w http.ResponseWriter) error
+}
+
+type ListConsents200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type ListConsents200JSONResponse struct {
+	Body    ConsentList
+	Headers ListConsents200ResponseHeaders
+}
+
+func (response ListConsents200JSONResponse) VisitListConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConsents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListConsents400ApplicationProblemPlusJSONResponse) VisitListConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConsents401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response ListConsents401ApplicationProblemPlusJSONResponse) VisitListConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConsents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListConsents403ApplicationProblemPlusJSONResponse) VisitListConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConsents404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListConsents404ApplicationProblemPlusJSONResponse) VisitListConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListConsentsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListConsentsdefaultApplicationProblemPlusJSONResponse) VisitListConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConsentRequestObject struct {
+	Id     ID `json:"id"`
+	Params CreateConsentParams
+	Body   *CreateConsentJSONRequestBody
+}
+
+type CreateConsentResponseObject interface {
+	VisitCreateConsentResponse(w http.ResponseWriter) error
+}
+
+type CreateConsent201ResponseHeaders struct {
+	CacheControl *string
+	Location     *string
+}
+
+type CreateConsent201JSONResponse struct {
+	Body    Consent
+	Headers CreateConsent201ResponseHeaders
+}
+
+func (response CreateConsent201JSONResponse) VisitCreateConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConsent400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateConsent400ApplicationProblemPlusJSONResponse) VisitCreateConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConsent401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateConsent401ApplicationProblemPlusJSONResponse) VisitCreateConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConsent403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateConsent403ApplicationProblemPlusJSONResponse) VisitCreateConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConsent404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateConsent404ApplicationProblemPlusJSONResponse) VisitCreateConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConsent409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateConsent409ApplicationProblemPlusJSONResponse) VisitCreateConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConsent422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateConsent422ApplicationProblemPlusJSONResponse) VisitCreateConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateConsentdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateConsentdefaultApplicationProblemPlusJSONResponse) VisitCreateConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WithdrawConsentRequestObject struct {
+	Id        ID        `json:"id"`
+	ConsentId ConsentID `json:"consentId"`
+	Body      *WithdrawConsentJSONRequestBody
+}
+
+type WithdrawConsentResponseObject interface {
+	VisitWithdrawConsentResponse(w http.ResponseWriter) error
+}
+
+type WithdrawConsent200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type WithdrawConsent200JSONResponse struct {
+	Body    Consent
+	Headers WithdrawConsent200ResponseHeaders
+}
+
+func (response WithdrawConsent200JSONResponse) VisitWithdrawConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WithdrawConsent400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response WithdrawConsent400ApplicationProblemPlusJSONResponse) VisitWithdrawConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WithdrawConsent401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response WithdrawConsent401ApplicationProblemPlusJSONResponse) VisitWithdrawConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WithdrawConsent403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response WithdrawConsent403ApplicationProblemPlusJSONResponse) VisitWithdrawConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WithdrawConsent404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response WithdrawConsent404ApplicationProblemPlusJSONResponse) VisitWithdrawConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WithdrawConsent409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response WithdrawConsent409ApplicationProblemPlusJSONResponse) VisitWithdrawConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WithdrawConsent422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response WithdrawConsent422ApplicationProblemPlusJSONResponse) VisitWithdrawConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WithdrawConsentdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response WithdrawConsentdefaultApplicationProblemPlusJSONResponse) VisitWithdrawConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCaseHistoryRequestObject struct {
+	Id     ID `json:"id"`
+	Params ListCaseHistoryParams
+}
+
+type ListCaseHistoryResponseObject interface {
+	VisitListCaseHistoryResponse(w http.ResponseWriter) error
+}
+
+type ListCaseHistory200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type ListCaseHistory200JSONResponse struct {
+	Body    HistoryList
+	Headers ListCaseHistory200ResponseHeaders
+}
+
+func (response ListCaseHistory200JSONResponse) VisitListCaseHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCaseHistory400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListCaseHistory400ApplicationProblemPlusJSONResponse) VisitListCaseHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCaseHistory401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response ListCaseHistory401ApplicationProblemPlusJSONResponse) VisitListCaseHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCaseHistory403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListCaseHistory403ApplicationProblemPlusJSONResponse) VisitListCaseHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCaseHistory404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListCaseHistory404ApplicationProblemPlusJSONResponse) VisitListCaseHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCaseHistorydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListCaseHistorydefaultApplicationProblemPlusJSONResponse) VisitListCaseHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotesRequestObject struct {
+	Id     ID `json:"id"`
+	Params ListNotesParams
+}
+
+type ListNotesResponseObject interface {
+	VisitListNotesResponse(w http.ResponseWriter) error
+}
+
+type ListNotes200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type ListNotes200JSONResponse struct {
+	Body    NoteList
+	Headers ListNotes200ResponseHeaders
+}
+
+func (response ListNotes200JSONResponse) VisitListNotesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotes400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListNotes400ApplicationProblemPlusJSONResponse) VisitListNotesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotes401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response ListNotes401ApplicationProblemPlusJSONResponse) VisitListNotesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotes403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListNotes403ApplicationProblemPlusJSONResponse) VisitListNotesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotes404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListNotes404ApplicationProblemPlusJSONResponse) VisitListNotesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNotesdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListNotesdefaultApplicationProblemPlusJSONResponse) VisitListNotesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNoteRequestObject struct {
+	Id     ID `json:"id"`
+	Params CreateNoteParams
+	Body   *CreateNoteJSONRequestBody
+}
+
+type CreateNoteResponseObject interface {
+	VisitCreateNoteResponse(w http.ResponseWriter) error
+}
+
+type CreateNote201ResponseHeaders struct {
+	CacheControl *string
+	Location     *string
+}
+
+type CreateNote201JSONResponse struct {
+	Body    Note
+	Headers CreateNote201ResponseHeaders
+}
+
+func (response CreateNote201JSONResponse) VisitCreateNoteResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNote400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateNote400ApplicationProblemPlusJSONResponse) VisitCreateNoteResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNote401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateNote401ApplicationProblemPlusJSONResponse) VisitCreateNoteResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNote403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateNote403ApplicationProblemPlusJSONResponse) VisitCreateNoteResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNote404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateNote404ApplicationProblemPlusJSONResponse) VisitCreateNoteResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNote409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateNote409ApplicationProblemPlusJSONResponse) VisitCreateNoteResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNote422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateNote422ApplicationProblemPlusJSONResponse) VisitCreateNoteResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateNotedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateNotedefaultApplicationProblemPlusJSONResponse) VisitCreateNoteResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReopenCaseRequestObject struct {
+	Id ID `json:"id"`
+}
+
+type ReopenCaseResponseObject interface {
+	VisitReopenCaseResponse(w http.ResponseWriter) error
+}
+
+type ReopenCase200ResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+}
+
+type ReopenCase200JSONResponse struct {
+	Body    Case
+	Headers ReopenCase200ResponseHeaders
+}
+
+func (response ReopenCase200JSONResponse) VisitReopenCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReopenCase400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ReopenCase400ApplicationProblemPlusJSONResponse) VisitReopenCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReopenCase401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response ReopenCase401ApplicationProblemPlusJSONResponse) VisitReopenCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReopenCase403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ReopenCase403ApplicationProblemPlusJSONResponse) VisitReopenCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReopenCase404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ReopenCase404ApplicationProblemPlusJSONResponse) VisitReopenCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReopenCase409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ReopenCase409ApplicationProblemPlusJSONResponse) VisitReopenCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReopenCasedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ReopenCasedefaultApplicationProblemPlusJSONResponse) VisitReopenCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServicesRequestObject struct {
+	Id     ID `json:"id"`
+	Params ListServicesParams
+}
+
+type ListServicesResponseObject interface {
+	VisitListServicesResponse(w http.ResponseWriter) error
+}
+
+type ListServices200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type ListServices200JSONResponse struct {
+	Body    ServiceList
+	Headers ListServices200ResponseHeaders
+}
+
+func (response ListServices200JSONResponse) VisitListServicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServices400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListServices400ApplicationProblemPlusJSONResponse) VisitListServicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServices401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response ListServices401ApplicationProblemPlusJSONResponse) VisitListServicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServices403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListServices403ApplicationProblemPlusJSONResponse) VisitListServicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServices404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListServices404ApplicationProblemPlusJSONResponse) VisitListServicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListServicesdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListServicesdefaultApplicationProblemPlusJSONResponse) VisitListServicesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServiceRequestObject struct {
+	Id     ID `json:"id"`
+	Params CreateServiceParams
+	Body   *CreateServiceJSONRequestBody
+}
+
+type CreateServiceResponseObject interface {
+	VisitCreateServiceResponse(w http.ResponseWriter) error
+}
+
+type CreateService201ResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+	Location     *string
+}
+
+type CreateService201JSONResponse struct {
+	Body    Service
+	Headers CreateService201ResponseHeaders
+}
+
+func (response CreateService201JSONResponse) VisitCreateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateService400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateService400ApplicationProblemPlusJSONResponse) VisitCreateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateService401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateService401ApplicationProblemPlusJSONResponse) VisitCreateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateService403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateService403ApplicationProblemPlusJSONResponse) VisitCreateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateService404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateService404ApplicationProblemPlusJSONResponse) VisitCreateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateService409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateService409ApplicationProblemPlusJSONResponse) VisitCreateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateService422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateService422ApplicationProblemPlusJSONResponse) VisitCreateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateServicedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateServicedefaultApplicationProblemPlusJSONResponse) VisitCreateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServiceRequestObject struct {
+	Id        ID        `json:"id"`
+	ServiceId ServiceID `json:"serviceId"`
+}
+
+type GetServiceResponseObject interface {
+	VisitGetServiceResponse(w http.ResponseWriter) error
+}
+
+type GetService200ResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+}
+
+type GetService200JSONResponse struct {
+	Body    Service
+	Headers GetService200ResponseHeaders
+}
+
+func (response GetService200JSONResponse) VisitGetServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetService400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetService400ApplicationProblemPlusJSONResponse) VisitGetServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetService401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response GetService401ApplicationProblemPlusJSONResponse) VisitGetServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetService403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetService403ApplicationProblemPlusJSONResponse) VisitGetServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetService404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetService404ApplicationProblemPlusJSONResponse) VisitGetServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServicedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetServicedefaultApplicationProblemPlusJSONResponse) VisitGetServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateServiceRequestObject struct {
+	Id        ID        `json:"id"`
+	ServiceId ServiceID `json:"serviceId"`
+	Params    UpdateServiceParams
+	Body      *UpdateServiceJSONRequestBody
+}
+
+type UpdateServiceResponseObject interface {
+	VisitUpdateServiceResponse(w http.ResponseWriter) error
+}
+
+type UpdateService200ResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+}
+
+type UpdateService200JSONResponse struct {
+	Body    Service
+	Headers UpdateService200ResponseHeaders
+}
+
+func (response UpdateService200JSONResponse) VisitUpdateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateService400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateService400ApplicationProblemPlusJSONResponse) VisitUpdateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateService401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateService401ApplicationProblemPlusJSONResponse) VisitUpdateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateService403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateService403ApplicationProblemPlusJSONResponse) VisitUpdateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateService404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateService404ApplicationProblemPlusJSONResponse) VisitUpdateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateService409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateService409ApplicationProblemPlusJSONResponse) VisitUpdateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateService412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateService412ApplicationProblemPlusJSONResponse) VisitUpdateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateService422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateService422ApplicationProblemPlusJSONResponse) VisitUpdateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateService428ApplicationProblemPlusJSONResponse struct {
+	PreconditionRequiredApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateService428ApplicationProblemPlusJSONResponse) VisitUpdateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(428)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateServicedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response UpdateServicedefaultApplicationProblemPlusJSONResponse) VisitUpdateServiceResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -2319,6 +8082,9 @@ func (response GetReadinessdefaultApplicationProblemPlusJSONResponse) VisitGetRe
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListAuditEvents List audit events
+	// (GET /api/v1/audit-events)
+	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
 	// Login Sign in with email and password
 	// (POST /api/v1/auth/login)
 	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
@@ -2328,6 +8094,54 @@ type StrictServerInterface interface {
 	// RefreshToken Exchange a refresh token for a new token pair
 	// (POST /api/v1/auth/refresh)
 	RefreshToken(ctx context.Context, request RefreshTokenRequestObject) (RefreshTokenResponseObject, error)
+	// ListCases List cases
+	// (GET /api/v1/cases)
+	ListCases(ctx context.Context, request ListCasesRequestObject) (ListCasesResponseObject, error)
+	// CreateCase Register a case
+	// (POST /api/v1/cases)
+	CreateCase(ctx context.Context, request CreateCaseRequestObject) (CreateCaseResponseObject, error)
+	// GetCase Read one case
+	// (GET /api/v1/cases/{id})
+	GetCase(ctx context.Context, request GetCaseRequestObject) (GetCaseResponseObject, error)
+	// UpdateCase Change a case's person, trafficking profile, assignment or opening date
+	// (PATCH /api/v1/cases/{id})
+	UpdateCase(ctx context.Context, request UpdateCaseRequestObject) (UpdateCaseResponseObject, error)
+	// CloseCase Close a case with a closure reason
+	// (POST /api/v1/cases/{id}/close)
+	CloseCase(ctx context.Context, request CloseCaseRequestObject) (CloseCaseResponseObject, error)
+	// ListConsents List a case's consent events
+	// (GET /api/v1/cases/{id}/consents)
+	ListConsents(ctx context.Context, request ListConsentsRequestObject) (ListConsentsResponseObject, error)
+	// CreateConsent Record that the person gave or refused a consent
+	// (POST /api/v1/cases/{id}/consents)
+	CreateConsent(ctx context.Context, request CreateConsentRequestObject) (CreateConsentResponseObject, error)
+	// WithdrawConsent Record that a given consent was withdrawn
+	// (POST /api/v1/cases/{id}/consents/{consentId}/withdraw)
+	WithdrawConsent(ctx context.Context, request WithdrawConsentRequestObject) (WithdrawConsentResponseObject, error)
+	// ListCaseHistory Who changed which field of a case, and when
+	// (GET /api/v1/cases/{id}/history)
+	ListCaseHistory(ctx context.Context, request ListCaseHistoryRequestObject) (ListCaseHistoryResponseObject, error)
+	// ListNotes List a case's notes
+	// (GET /api/v1/cases/{id}/notes)
+	ListNotes(ctx context.Context, request ListNotesRequestObject) (ListNotesResponseObject, error)
+	// CreateNote Add a note to a case
+	// (POST /api/v1/cases/{id}/notes)
+	CreateNote(ctx context.Context, request CreateNoteRequestObject) (CreateNoteResponseObject, error)
+	// ReopenCase Reopen a closed case
+	// (POST /api/v1/cases/{id}/reopen)
+	ReopenCase(ctx context.Context, request ReopenCaseRequestObject) (ReopenCaseResponseObject, error)
+	// ListServices List a case's services
+	// (GET /api/v1/cases/{id}/services)
+	ListServices(ctx context.Context, request ListServicesRequestObject) (ListServicesResponseObject, error)
+	// CreateService Record a service for a case
+	// (POST /api/v1/cases/{id}/services)
+	CreateService(ctx context.Context, request CreateServiceRequestObject) (CreateServiceResponseObject, error)
+	// GetService Read one service
+	// (GET /api/v1/cases/{id}/services/{serviceId})
+	GetService(ctx context.Context, request GetServiceRequestObject) (GetServiceResponseObject, error)
+	// UpdateService Change a service
+	// (PATCH /api/v1/cases/{id}/services/{serviceId})
+	UpdateService(ctx context.Context, request UpdateServiceRequestObject) (UpdateServiceResponseObject, error)
 	// GetMe The signed-in caller
 	// (GET /api/v1/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
@@ -2373,6 +8187,31 @@ func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareF
 type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
+}
+
+// ListAuditEvents operation middleware
+func (sh *strictHandler) ListAuditEvents(ctx echo.Context, params ListAuditEventsParams) error {
+	var request ListAuditEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAuditEvents(ctx.Request().Context(), request.(ListAuditEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAuditEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListAuditEventsResponseObject); ok {
+		return validResponse.VisitListAuditEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
 }
 
 // Login operation middleware
@@ -2484,6 +8323,602 @@ func (sh *strictHandler) RefreshToken(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(RefreshTokenResponseObject); ok {
 		return validResponse.VisitRefreshTokenResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListCases operation middleware
+func (sh *strictHandler) ListCases(ctx echo.Context, params ListCasesParams) error {
+	var request ListCasesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCases(ctx.Request().Context(), request.(ListCasesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCases")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListCasesResponseObject); ok {
+		return validResponse.VisitListCasesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateCase operation middleware
+func (sh *strictHandler) CreateCase(ctx echo.Context, params CreateCaseParams) error {
+	var request CreateCaseRequestObject
+
+	request.Params = params
+
+	var body CreateCaseJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateCase(ctx.Request().Context(), request.(CreateCaseRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateCase")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateCaseResponseObject); ok {
+		return validResponse.VisitCreateCaseResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetCase operation middleware
+func (sh *strictHandler) GetCase(ctx echo.Context, id ID) error {
+	var request GetCaseRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCase(ctx.Request().Context(), request.(GetCaseRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCase")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetCaseResponseObject); ok {
+		return validResponse.VisitGetCaseResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateCase operation middleware
+func (sh *strictHandler) UpdateCase(ctx echo.Context, id ID, params UpdateCaseParams) error {
+	var request UpdateCaseRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body UpdateCaseJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateCase(ctx.Request().Context(), request.(UpdateCaseRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateCase")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateCaseResponseObject); ok {
+		return validResponse.VisitUpdateCaseResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CloseCase operation middleware
+func (sh *strictHandler) CloseCase(ctx echo.Context, id ID) error {
+	var request CloseCaseRequestObject
+
+	request.Id = id
+
+	var body CloseCaseJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CloseCase(ctx.Request().Context(), request.(CloseCaseRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CloseCase")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CloseCaseResponseObject); ok {
+		return validResponse.VisitCloseCaseResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListConsents operation middleware
+func (sh *strictHandler) ListConsents(ctx echo.Context, id ID, params ListConsentsParams) error {
+	var request ListConsentsRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListConsents(ctx.Request().Context(), request.(ListConsentsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListConsents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListConsentsResponseObject); ok {
+		return validResponse.VisitListConsentsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateConsent operation middleware
+func (sh *strictHandler) CreateConsent(ctx echo.Context, id ID, params CreateConsentParams) error {
+	var request CreateConsentRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body CreateConsentJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateConsent(ctx.Request().Context(), request.(CreateConsentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateConsent")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateConsentResponseObject); ok {
+		return validResponse.VisitCreateConsentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// WithdrawConsent operation middleware
+func (sh *strictHandler) WithdrawConsent(ctx echo.Context, id ID, consentId ConsentID) error {
+	var request WithdrawConsentRequestObject
+
+	request.Id = id
+	request.ConsentId = consentId
+
+	var body WithdrawConsentJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.WithdrawConsent(ctx.Request().Context(), request.(WithdrawConsentRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "WithdrawConsent")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(WithdrawConsentResponseObject); ok {
+		return validResponse.VisitWithdrawConsentResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListCaseHistory operation middleware
+func (sh *strictHandler) ListCaseHistory(ctx echo.Context, id ID, params ListCaseHistoryParams) error {
+	var request ListCaseHistoryRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCaseHistory(ctx.Request().Context(), request.(ListCaseHistoryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCaseHistory")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListCaseHistoryResponseObject); ok {
+		return validResponse.VisitListCaseHistoryResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListNotes operation middleware
+func (sh *strictHandler) ListNotes(ctx echo.Context, id ID, params ListNotesParams) error {
+	var request ListNotesRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListNotes(ctx.Request().Context(), request.(ListNotesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListNotes")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListNotesResponseObject); ok {
+		return validResponse.VisitListNotesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateNote operation middleware
+func (sh *strictHandler) CreateNote(ctx echo.Context, id ID, params CreateNoteParams) error {
+	var request CreateNoteRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body CreateNoteJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateNote(ctx.Request().Context(), request.(CreateNoteRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateNote")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateNoteResponseObject); ok {
+		return validResponse.VisitCreateNoteResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ReopenCase operation middleware
+func (sh *strictHandler) ReopenCase(ctx echo.Context, id ID) error {
+	var request ReopenCaseRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ReopenCase(ctx.Request().Context(), request.(ReopenCaseRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ReopenCase")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ReopenCaseResponseObject); ok {
+		return validResponse.VisitReopenCaseResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListServices operation middleware
+func (sh *strictHandler) ListServices(ctx echo.Context, id ID, params ListServicesParams) error {
+	var request ListServicesRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListServices(ctx.Request().Context(), request.(ListServicesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListServices")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListServicesResponseObject); ok {
+		return validResponse.VisitListServicesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateService operation middleware
+func (sh *strictHandler) CreateService(ctx echo.Context, id ID, params CreateServiceParams) error {
+	var request CreateServiceRequestObject
+
+	request.Id = id
+	request.Params = params
+
+	var body CreateServiceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateService(ctx.Request().Context(), request.(CreateServiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateService")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateServiceResponseObject); ok {
+		return validResponse.VisitCreateServiceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetService operation middleware
+func (sh *strictHandler) GetService(ctx echo.Context, id ID, serviceId ServiceID) error {
+	var request GetServiceRequestObject
+
+	request.Id = id
+	request.ServiceId = serviceId
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetService(ctx.Request().Context(), request.(GetServiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetService")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetServiceResponseObject); ok {
+		return validResponse.VisitGetServiceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateService operation middleware
+func (sh *strictHandler) UpdateService(ctx echo.Context, id ID, serviceId ServiceID, params UpdateServiceParams) error {
+	var request UpdateServiceRequestObject
+
+	request.Id = id
+	request.ServiceId = serviceId
+	request.Params = params
+
+	var body UpdateServiceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateService(ctx.Request().Context(), request.(UpdateServiceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateService")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateServiceResponseObject); ok {
+		return validResponse.VisitUpdateServiceResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/casework/casework/internal/app"
 	"github.com/casework/casework/internal/auth"
 	"github.com/casework/casework/internal/config"
+	"github.com/casework/casework/internal/crypt"
 	"github.com/casework/casework/internal/store"
 	"github.com/casework/casework/internal/users"
 )
@@ -46,6 +47,7 @@ commands:
   migrate up|down|status        apply, roll back one, or list migrations
   admin create-user [flags]     create a user (see: casework admin create-user -h)
   keys generate                 print a new token-signing key set (JSON)
+  keys generate-data            print a new data-encryption keyring (JSON)
   healthcheck                   exit 0 when the local server answers /healthz (for containers)
 
 Configuration comes from CASEWORK_* environment variables; see README.md.`
@@ -63,10 +65,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "admin":
 		return admin(ctx, args[1:], getenv, stdout, stderr)
 	case "keys":
-		if len(args) != 2 || args[1] != "generate" {
-			return errors.New("usage: casework keys generate")
+		generate := map[string]func() ([]byte, error){"generate": auth.GenerateKeySet, "generate-data": crypt.GenerateKeyring}
+		gen, ok := generate[strings.Join(args[1:], " ")]
+		if !ok {
+			return errors.New("usage: casework keys generate | generate-data")
 		}
-		ks, err := auth.GenerateKeySet()
+		ks, err := gen()
 		if err != nil {
 			return err
 		}
@@ -120,7 +124,12 @@ func assemble(ctx context.Context, getenv func(string) string, stderr io.Writer)
 		db.Close()
 		return nil, err
 	}
-	a, err := app.New(ctx, cfg, db, keys, log)
+	dataKeys, err := app.LoadDataKeys(cfg, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	a, err := app.New(ctx, cfg, db, keys, dataKeys, log)
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -19,11 +19,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/casework/casework/internal/apperr"
+	"github.com/casework/casework/internal/audit"
 	"github.com/casework/casework/internal/auth"
 	"github.com/casework/casework/internal/authz"
+	"github.com/casework/casework/internal/cases"
 	"github.com/casework/casework/internal/config"
+	"github.com/casework/casework/internal/consents"
+	"github.com/casework/casework/internal/crypt"
 	"github.com/casework/casework/internal/httpapi"
+	"github.com/casework/casework/internal/notes"
 	"github.com/casework/casework/internal/organizations"
+	"github.com/casework/casework/internal/services"
 	"github.com/casework/casework/internal/store"
 	"github.com/casework/casework/internal/users"
 )
@@ -37,7 +43,14 @@ type App struct {
 	Auth          *auth.Service
 	Organizations *organizations.Service
 	Users         *users.Service
+	Cases         *cases.Service
+	Consents      *consents.Service
+	Services      *services.ServiceLayer
+	Notes         *notes.Service
+	Audit         *audit.Service
+	DataKeys      *crypt.Keyring
 	OrgStore      *store.Organizations
+	CaseStore     *store.Cases
 	Handler       *echo.Echo
 	Logger        *slog.Logger
 }
@@ -74,8 +87,37 @@ func LoadKeys(cfg config.Config, log *slog.Logger) (*auth.KeySet, error) {
 	}
 }
 
+// LoadDataKeys returns the keyring that encrypts identifying data, from
+// configuration; on the embedded default without one it is generated into the
+// data directory (mode 0600) once and reused after.
+func LoadDataKeys(cfg config.Config, log *slog.Logger) (*crypt.Keyring, error) {
+	switch {
+	case cfg.DataKeys != "":
+		return crypt.ParseKeyring([]byte(cfg.DataKeys))
+	case cfg.DataKeysFile != "":
+		data, err := os.ReadFile(cfg.DataKeysFile)
+		if err != nil {
+			return nil, fmt.Errorf("CASEWORK_DATA_KEYS_FILE: %w", err)
+		}
+		return crypt.ParseKeyring(data)
+	case cfg.Driver == config.SQLite:
+		path := cfg.DefaultDataKeysPath()
+		k, created, err := crypt.LoadOrCreateKeyringFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("data keys: %w", err)
+		}
+		if created {
+			log.Info("generated the data-encryption keyring (mode 0600); without it the data cannot be read: back it up apart from the database", "path", path)
+		}
+		return k, nil
+	default:
+		return nil, errors.New("with PostgreSQL, set CASEWORK_DATA_KEYS or CASEWORK_DATA_KEYS_FILE " +
+			"(every API instance must share them); `casework keys generate-data` prints a new keyring")
+	}
+}
+
 // New assembles the service on an open, migrated database.
-func New(ctx context.Context, cfg config.Config, db *store.DB, keys *auth.KeySet, log *slog.Logger) (*App, error) {
+func New(ctx context.Context, cfg config.Config, db *store.DB, keys *auth.KeySet, dataKeys *crypt.Keyring, log *slog.Logger) (*App, error) {
 	sessions := store.NewSessions(db)
 	az, err := authz.New(ctx, sessions)
 	if err != nil {
@@ -84,16 +126,27 @@ func New(ctx context.Context, cfg config.Config, db *store.DB, keys *auth.KeySet
 	hasher := auth.NewHasher(cfg.PasswordHashWorkers)
 	tokens := auth.NewTokens(keys, cfg.Issuer, cfg.Audience, cfg.AccessTokenTTL)
 	orgStore := store.NewOrganizations(db)
+	caseStore := store.NewCases(db, dataKeys)
+	consentStore := store.NewConsents(db)
+	au := audit.NewService(store.NewAudit(db), az)
+	cs := cases.NewService(caseStore, consentStore, orgStore, az, au, store.Now, NewID)
 	a := &App{
-		Config: cfg, DB: db, Keys: keys, Authorizer: az, Logger: log, OrgStore: orgStore,
+		Config: cfg, DB: db, Keys: keys, DataKeys: dataKeys, Authorizer: az, Logger: log, OrgStore: orgStore,
 		Auth:          auth.NewService(sessions, tokens, hasher, cfg.RefreshTokenTTL, cfg.SessionMaxAge, store.Now, NewID),
 		Organizations: organizations.NewService(orgStore, az, store.Now, NewID),
 		Users:         users.NewService(store.NewUsers(db), orgStore, az, hasher, store.Now, NewID),
+		Cases:         cs,
+		Consents:      consents.NewService(consentStore, cs, orgStore, store.Now, NewID),
+		Services:      services.NewService(store.NewServices(db, dataKeys), cs, store.Now, NewID),
+		Notes:         notes.NewService(store.NewNotes(db, dataKeys), cs, au, store.Now, NewID),
+		Audit:         au,
+		CaseStore:     caseStore,
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Handler, err = httpapi.NewServer(httpapi.Deps{
-		Auth: a.Auth, Organizations: a.Organizations, Users: a.Users, DB: db, Logger: log,
+		Auth: a.Auth, Organizations: a.Organizations, Users: a.Users, Cases: a.Cases, History: caseStore,
+		Consents: a.Consents, Services: a.Services, Notes: a.Notes, Audit: a.Audit, DB: db, Logger: log,
 		Registry: reg, BodyLimitBytes: cfg.BodyLimitBytes,
 	})
 	if err != nil {

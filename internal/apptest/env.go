@@ -22,6 +22,7 @@ import (
 	"github.com/casework/casework/internal/app"
 	"github.com/casework/casework/internal/auth"
 	"github.com/casework/casework/internal/config"
+	"github.com/casework/casework/internal/crypt"
 	"github.com/casework/casework/internal/httpapi"
 	"github.com/casework/casework/internal/organizations"
 	"github.com/casework/casework/internal/store"
@@ -58,6 +59,7 @@ var (
 	keysOnce sync.Once
 	keys     *auth.KeySet
 	keysJSON []byte
+	dataKeys *crypt.Keyring
 )
 
 func testKeys(t testing.TB) *auth.KeySet {
@@ -67,6 +69,13 @@ func testKeys(t testing.TB) *auth.KeySet {
 			panic(err)
 		}
 		if keys, err = auth.ParseKeySet(keysJSON); err != nil {
+			panic(err)
+		}
+		ring, err := crypt.GenerateKeyring()
+		if err != nil {
+			panic(err)
+		}
+		if dataKeys, err = crypt.ParseKeyring(ring); err != nil {
 			panic(err)
 		}
 	})
@@ -127,7 +136,7 @@ func NewWithConfig(t testing.TB, db *store.DB, cfg config.Config) *Env {
 	ctx := context.Background()
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(ctx, cfg, db, testKeys(t), log)
+	a, err := app.New(ctx, cfg, db, testKeys(t), dataKeys, log)
 	if err != nil {
 		t.Fatalf("app: %v", err)
 	}

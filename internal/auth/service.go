@@ -57,6 +57,8 @@ type TokenPair struct {
 	AccessToken  string
 	RefreshToken string
 	ExpiresIn    int
+	// UserID is whom the pair was issued to (for the audit trail; not sent).
+	UserID string
 }
 
 // Service signs callers in and out and authenticates requests.
@@ -148,5 +150,5 @@ func (s *Service) pair(userID, sessionID, refresh string) (TokenPair, error) {
 	if err != nil {
 		return TokenPair{}, apperr.Wrap(apperr.Internal, "sign token", err)
 	}
-	return TokenPair{AccessToken: access, RefreshToken: refresh, ExpiresIn: int(s.tokens.TTL().Seconds())}, nil
+	return TokenPair{AccessToken: access, RefreshToken: refresh, ExpiresIn: int(s.tokens.TTL().Seconds()), UserID: userID}, nil
 }

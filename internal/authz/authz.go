@@ -30,11 +30,21 @@ const (
 const (
 	ObjOrganization = "organization"
 	ObjUser         = "user"
+	ObjCase         = "case"
+	ObjConsent      = "consent"
+	ObjService      = "service"
+	ObjCaseHistory  = "case_history"
+	ObjNote         = "note"
+	ObjAuditEvent   = "audit_event"
 
-	ActRead      = "read"
-	ActCreate    = "create"
-	ActUpdate    = "update"
-	ActManageAny = "manage_any"
+	ActRead              = "read"
+	ActCreate            = "create"
+	ActUpdate            = "update"
+	ActClose             = "close"
+	ActReopen            = "reopen"
+	ActWithdraw          = "withdraw"
+	ActReadPseudonymised = "read_pseudonymised"
+	ActManageAny         = "manage_any"
 )
 
 //go:embed model.conf

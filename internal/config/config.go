@@ -40,6 +40,11 @@ type Config struct {
 	// path to it. With neither, on SQLite, a key set is generated into DataDir.
 	SigningKeys     string
 	SigningKeysFile string
+	// DataKeys is the JSON keyring that encrypts identifying data at rest
+	// (see crypt.ParseKeyring); DataKeysFile a path to it. With neither, on
+	// SQLite, a keyring is generated into DataDir.
+	DataKeys     string
+	DataKeysFile string
 	Issuer          string
 	Audience        string
 	AccessTokenTTL  time.Duration
@@ -110,6 +115,8 @@ func Load(getenv func(string) string) (Config, error) {
 		IOMCity:             str("CASEWORK_IOM_CITY", "Astana"),
 		SigningKeys:         getenv("CASEWORK_SIGNING_KEYS"),
 		SigningKeysFile:     str("CASEWORK_SIGNING_KEYS_FILE", ""),
+		DataKeys:            getenv("CASEWORK_DATA_KEYS"),
+		DataKeysFile:        str("CASEWORK_DATA_KEYS_FILE", ""),
 		Issuer:              str("CASEWORK_TOKEN_ISSUER", "casework"),
 		Audience:            str("CASEWORK_TOKEN_AUDIENCE", "casework-api"),
 		AccessTokenTTL:      dur("CASEWORK_ACCESS_TOKEN_TTL", 15*time.Minute),
@@ -166,6 +173,9 @@ func (c Config) Validate() error {
 
 // SQLitePath is the embedded database file.
 func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "casework.db") }
+
+// DefaultDataKeysPath is where the embedded default keeps its generated data keyring.
+func (c Config) DefaultDataKeysPath() string { return filepath.Join(c.DataDir, "data-keys.json") }
 
 // DefaultSigningKeysPath is where the embedded default keeps its generated key set.
 func (c Config) DefaultSigningKeysPath() string { return filepath.Join(c.DataDir, "signing-keys.json") }

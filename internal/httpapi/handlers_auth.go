@@ -8,6 +8,7 @@ import (
 
 	"github.com/casework/casework/api"
 	"github.com/casework/casework/internal/apperr"
+	"github.com/casework/casework/internal/audit"
 	"github.com/casework/casework/internal/auth"
 )
 
@@ -23,6 +24,15 @@ func (h *handlers) Login(ctx context.Context, req api.LoginRequestObject) (api.L
 		password = *req.Body.Password
 	}
 	pair, err := h.deps.Auth.Login(ctx, string(req.Body.Email), password)
+	ev := audit.New(ctx, "auth.login", "user", pair.UserID, audit.Success)
+	if err != nil {
+		ev.Outcome = audit.Failure
+	} else {
+		ev.ActorType, ev.ActorID = audit.ActorUser, pair.UserID
+	}
+	if aerr := h.deps.Audit.RecordEvent(ctx, ev); aerr != nil {
+		return nil, aerr
+	}
 	if err != nil {
 		return nil, err
 	}

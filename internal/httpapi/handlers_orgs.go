@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/oapi-codegen/nullable"
 
 	"github.com/casework/casework/api"
 	"github.com/casework/casework/internal/apperr"
@@ -53,7 +54,7 @@ func (h *handlers) ListOrganizations(ctx context.Context, req api.ListOrganizati
 	if err != nil {
 		return nil, err
 	}
-	out := api.ListOrganizations200JSONResponse{Items: make([]api.Organization, len(items)), NextCursor: next}
+	out := api.ListOrganizations200JSONResponse{Items: make([]api.Organization, len(items)), NextCursor: nextCursor(next)}
 	for i, o := range items {
 		out.Items[i] = orgBody(o)
 	}
@@ -91,4 +92,12 @@ func (h *handlers) UpdateOrganization(ctx context.Context, req api.UpdateOrganiz
 		return nil, err
 	}
 	return api.UpdateOrganization200JSONResponse{Body: orgBody(o), Headers: api.UpdateOrganization200ResponseHeaders{ETag: etag(o.Version)}}, nil
+}
+
+// nextCursor puts a page's next cursor on the wire: absent on the last page.
+func nextCursor(next *string) nullable.Nullable[string] {
+	if next == nil {
+		return nullable.Nullable[string]{}
+	}
+	return nullable.NewNullableWithValue(*next)
 }

@@ -40,7 +40,7 @@ func (h *handlers) ListUsers(ctx context.Context, req api.ListUsersRequestObject
 	if err != nil {
 		return nil, err
 	}
-	body := api.UserList{Items: make([]api.User, len(items)), NextCursor: next}
+	body := api.UserList{Items: make([]api.User, len(items)), NextCursor: nextCursor(next)}
 	for i, u := range items {
 		body.Items[i] = userBody(u)
 	}

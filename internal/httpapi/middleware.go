@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/casework/casework/internal/apperr"
+	"github.com/casework/casework/internal/audit"
 	"github.com/casework/casework/internal/auth"
 )
 
@@ -39,6 +41,12 @@ func withRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(requestIDHeader, id)
 		c.Response().Header().Set(requestIDHeader, id)
+		// The peer address, not X-Forwarded-For, which any client can forge.
+		ip, _, err := net.SplitHostPort(c.Request().RemoteAddr)
+		if err != nil {
+			ip = c.Request().RemoteAddr
+		}
+		c.SetRequest(c.Request().WithContext(audit.WithRequest(c.Request().Context(), audit.Request{IP: ip, ID: id})))
 		return next(c)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/casework/casework/api"
 	"github.com/casework/casework/internal/apperr"
+	"github.com/casework/casework/internal/audit"
 )
 
 // statusOf maps error codes to HTTP statuses. Invalid is 422 (the request was
@@ -41,12 +42,22 @@ func newBadRequest(msg string, fields ...apperr.FieldError) error {
 
 // errorHandler writes every error as application/problem+json (RFC 9457).
 // Unknown errors are a 500 with no detail, logged with the request id.
-func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+func errorHandler(log *slog.Logger, au *audit.Service) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
 		}
 		status, ae := classify(err)
+		if status == http.StatusUnauthorized || status == http.StatusForbidden {
+			// Every denied request leaves a trace, with the caller when known.
+			action := "request.forbidden"
+			if status == http.StatusUnauthorized {
+				action = "request.unauthenticated"
+			}
+			if aerr := au.Record(c.Request().Context(), action, "request", "", audit.Denied); aerr != nil {
+				log.ErrorContext(c.Request().Context(), "audit a denied request", "request_id", requestID(c), "error", aerr.Error())
+			}
+		}
 		if status >= 500 && ae.Code == apperr.Internal {
 			log.ErrorContext(c.Request().Context(), "internal error",
 				"request_id", requestID(c), "route", c.Path(), "error", err.Error())

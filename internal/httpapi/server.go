@@ -17,8 +17,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/casework/casework/api"
+	"github.com/casework/casework/internal/audit"
 	"github.com/casework/casework/internal/auth"
+	"github.com/casework/casework/internal/cases"
+	"github.com/casework/casework/internal/consents"
+	"github.com/casework/casework/internal/notes"
 	"github.com/casework/casework/internal/organizations"
+	"github.com/casework/casework/internal/services"
 	"github.com/casework/casework/internal/users"
 )
 
@@ -32,6 +37,12 @@ type Deps struct {
 	Auth          *auth.Service
 	Organizations *organizations.Service
 	Users         *users.Service
+	Cases         *cases.Service
+	History       cases.HistoryStore
+	Consents      *consents.Service
+	Services      *services.ServiceLayer
+	Notes         *notes.Service
+	Audit         *audit.Service
 	DB            Pinger
 	Logger        *slog.Logger
 	// Registry receives the HTTP metrics and is served at /metrics.
@@ -52,7 +63,7 @@ func NewServer(d Deps) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Binder = jsonBinder{}
-	e.HTTPErrorHandler = errorHandler(d.Logger)
+	e.HTTPErrorHandler = errorHandler(d.Logger, d.Audit)
 	e.Use(
 		withRequestID,
 		// metrics sits outside the access log, which writes errors, so it

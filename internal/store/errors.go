@@ -52,3 +52,5 @@ func scoped(q *gorm.DB, scope tenant.Scope, col string) *gorm.DB {
 		return q.Where("1 = 0")
 	}
 }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }

@@ -138,3 +138,10 @@ func (s *Organizations) ByCode(ctx context.Context, code string) (organizations.
 	}
 	return row.domain(), nil
 }
+
+// Code implements cases.OrgCodes: the code an organisation's case numbers
+// start with.
+func (s *Organizations) Code(ctx context.Context, orgID string) (string, error) {
+	o, err := s.Get(ctx, tenant.All(), orgID)
+	return o.Code, err
+}

@@ -1,0 +1,351 @@
+package cases
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/casework/casework/internal/apperr"
+	"github.com/casework/casework/internal/audit"
+	"github.com/casework/casework/internal/auth"
+	"github.com/casework/casework/internal/authz"
+	"github.com/casework/casework/internal/page"
+	"github.com/casework/casework/internal/tenant"
+)
+
+// Filter narrows a case list; empty fields match everything.
+type Filter struct {
+	Status           string
+	AssignedTo       string
+	Sex              string
+	AgeGroup         string
+	ExploitationType string
+	ServiceType      string
+	OrganizationID   string
+	OpenedFrom       *time.Time
+	OpenedTo         *time.Time
+}
+
+// ChangeFunc changes a case loaded inside the store's transaction and
+// returns the history entries the change makes.
+type ChangeFunc func(c *Case) ([]Change, error)
+
+// Store persists cases. Every method is bound to a tenant scope: a case
+// outside it is NotFound. Changes write their history entries and audit
+// event in the same transaction.
+type Store interface {
+	// Create stores c, giving it the next case number of its organisation
+	// (code prefix, current year).
+	Create(ctx context.Context, c Case, orgCode string, history []Change, ev audit.Event) (Case, error)
+	// Get returns one case with its identifying fields decrypted.
+	Get(ctx context.Context, scope tenant.Scope, id string) (Case, error)
+	// Owner returns the organisation that owns the case, without reading
+	// identifying data.
+	Owner(ctx context.Context, scope tenant.Scope, id string) (string, error)
+	// List returns up to r.Limit+1 cases in id order.
+	List(ctx context.Context, scope tenant.Scope, f Filter, r page.Request) ([]Case, error)
+	// Update loads the case, applies change, and stores it when the version
+	// still is version (0: any). PreconditionFailed on another version.
+	Update(ctx context.Context, scope tenant.Scope, id string, version int64, change ChangeFunc, ev audit.Event) (Case, error)
+	// HasServices reports whether the case has any service recorded.
+	HasServices(ctx context.Context, id string) (bool, error)
+	// Duplicates returns the case numbers of other cases of org with the same
+	// normalised name and date of birth, or a shared identity document.
+	Duplicates(ctx context.Context, orgID string, c Case) ([]string, error)
+}
+
+// ConsentState is the current state of one consent type of a case (for
+// referral consent, per recipient).
+type ConsentState struct {
+	Type                    string
+	State                   string // given, refused or withdrawn
+	ConsentID               string
+	RecordedOn              time.Time
+	RecipientOrganizationID string
+}
+
+// ConsentReader derives the current consent states of cases.
+type ConsentReader interface {
+	Current(ctx context.Context, caseIDs []string) (map[string][]ConsentState, error)
+}
+
+// OrgCodes looks up the code an organisation's case numbers start with.
+type OrgCodes interface {
+	Code(ctx context.Context, orgID string) (string, error)
+}
+
+// View is a case as one caller may see it.
+type View struct {
+	Case
+	Full     bool
+	Derived  Derived
+	Consents []ConsentState
+}
+
+// Service enforces who may see and change cases.
+type Service struct {
+	store    Store
+	consents ConsentReader
+	orgs     OrgCodes
+	authz    *authz.Authorizer
+	audit    *audit.Service
+	now      func() time.Time
+	newID    func() string
+}
+
+// NewService returns a Service.
+func NewService(store Store, consents ConsentReader, orgs OrgCodes, az *authz.Authorizer, au *audit.Service, now func() time.Time, newID func() string) *Service {
+	return &Service{store: store, consents: consents, orgs: orgs, authz: az, audit: au, now: now, newID: newID}
+}
+
+// Access is how the caller may see one case: in full (its own
+// organisation's) or pseudonymised.
+type Access struct {
+	CaseID         string
+	OrganizationID string
+	Full           bool
+}
+
+// Resolve returns the caller's read access to a case for obj (case,
+// consent, service, note, case_history). Forbidden when the caller's roles
+// cannot read obj at all; NotFound when the case is missing or not visible.
+func (s *Service) Resolve(ctx context.Context, caseID, obj string) (Access, error) {
+	own := s.authz.Allowed(ctx, obj, authz.ActRead)
+	anyOrg := s.authz.Allowed(ctx, obj, authz.ActReadPseudonymised)
+	if !own && !anyOrg {
+		return Access{}, s.authz.Require(ctx, obj, authz.ActRead)
+	}
+	p, _ := auth.PrincipalFrom(ctx)
+	scope := tenant.Org(p.OrgID)
+	if anyOrg {
+		scope = tenant.All()
+	}
+	orgID, err := s.store.Owner(ctx, scope, caseID)
+	if err != nil {
+		return Access{}, err
+	}
+	if own && orgID == p.OrgID {
+		return Access{CaseID: caseID, OrganizationID: orgID, Full: true}, nil
+	}
+	if anyOrg {
+		return Access{CaseID: caseID, OrganizationID: orgID}, nil
+	}
+	return Access{}, notFound()
+}
+
+// ResolveWrite returns the caller's write access to a case for obj and act:
+// only its own organisation's cases. Forbidden without the function;
+// NotFound for any case the caller's organisation does not own.
+func (s *Service) ResolveWrite(ctx context.Context, caseID, obj, act string) (Access, error) {
+	if err := s.authz.Require(ctx, obj, act); err != nil {
+		return Access{}, err
+	}
+	p, _ := auth.PrincipalFrom(ctx)
+	orgID, err := s.store.Owner(ctx, tenant.Org(p.OrgID), caseID)
+	if err != nil {
+		return Access{}, err
+	}
+	return Access{CaseID: caseID, OrganizationID: orgID, Full: true}, nil
+}
+
+func notFound() error { return apperr.New(apperr.NotFound, "case not found") }
+
+// Create registers a case for the caller's organisation. Unless
+// allowDuplicate, a case of the same organisation with the same name and
+// date of birth or a shared identity document is a Conflict naming it.
+// Forbidden, Invalid, Conflict.
+func (s *Service) Create(ctx context.Context, patch Patch, allowDuplicate bool) (View, error) {
+	if err := s.authz.Require(ctx, authz.ObjCase, authz.ActCreate); err != nil {
+		return View{}, err
+	}
+	p, _ := auth.PrincipalFrom(ctx)
+	now := s.now()
+	c := New()
+	c.ID, c.OrganizationID, c.CreatedBy = s.newID(), p.OrgID, p.ID
+	c.OpenedOn = Date(now)
+	c.AssignedTo = &p.ID
+	patch.Apply(&c)
+	if err := Validate(c, now); err != nil {
+		return View{}, err
+	}
+	if !allowDuplicate {
+		dups, err := s.store.Duplicates(ctx, c.OrganizationID, c)
+		if err != nil {
+			return View{}, err
+		}
+		if len(dups) > 0 {
+			return View{}, &apperr.Error{
+				Code:    apperr.Conflict,
+				Message: "possible duplicate of " + strings.Join(dups, ", ") + "; send allow_duplicate=true to register anyway",
+				Reason:  "possible_duplicate",
+			}
+		}
+	}
+	code, err := s.orgs.Code(ctx, c.OrganizationID)
+	if err != nil {
+		return View{}, err
+	}
+	c.Version, c.CreatedAt, c.UpdatedAt = 1, now, now
+	history := []Change{{Action: ActionCreated, Field: "case"}}
+	created, err := s.store.Create(ctx, c, code, history, audit.New(ctx, "case.create", "case", c.ID, audit.Success))
+	if err != nil {
+		return View{}, err
+	}
+	return s.view(ctx, created, true)
+}
+
+// Get returns one case as the caller may see it, and audits the read.
+// Forbidden, NotFound.
+func (s *Service) Get(ctx context.Context, id string) (View, error) {
+	acc, err := s.Resolve(ctx, id, authz.ObjCase)
+	if err != nil {
+		return View{}, err
+	}
+	c, err := s.store.Get(ctx, tenant.Org(acc.OrganizationID), id)
+	if err != nil {
+		return View{}, err
+	}
+	if err := s.audit.Record(ctx, readAction(acc.Full), "case", id, audit.Success); err != nil {
+		return View{}, err
+	}
+	return s.view(ctx, c, acc.Full)
+}
+
+func readAction(full bool) string {
+	if full {
+		return "case.read"
+	}
+	return "case.read_pseudonymised"
+}
+
+// List returns a page of the cases the caller may see, each in full or
+// pseudonymised form, and audits the read. Forbidden.
+func (s *Service) List(ctx context.Context, f Filter, r page.Request) ([]View, *string, error) {
+	own := s.authz.Allowed(ctx, authz.ObjCase, authz.ActRead)
+	anyOrg := s.authz.Allowed(ctx, authz.ObjCase, authz.ActReadPseudonymised)
+	if !own && !anyOrg {
+		return nil, nil, s.authz.Require(ctx, authz.ObjCase, authz.ActRead)
+	}
+	p, _ := auth.PrincipalFrom(ctx)
+	scope := tenant.Org(p.OrgID)
+	if anyOrg {
+		scope = tenant.All()
+	}
+	items, err := s.store.List(ctx, scope, f, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	items, next := page.Trim(items, r.Limit, func(c Case) string { return c.ID })
+	if err := s.audit.Record(ctx, "case.list", "case", "", audit.Success); err != nil {
+		return nil, nil, err
+	}
+	views, err := s.views(ctx, items, func(c Case) bool { return own && c.OrganizationID == p.OrgID })
+	return views, next, err
+}
+
+// Update changes the person, profile, assignment or opening date of one of
+// the caller's organisation's cases at version. Forbidden, NotFound,
+// Invalid, PreconditionFailed.
+func (s *Service) Update(ctx context.Context, id string, version int64, patch Patch) (View, error) {
+	acc, err := s.ResolveWrite(ctx, id, authz.ObjCase, authz.ActUpdate)
+	if err != nil {
+		return View{}, err
+	}
+	now := s.now()
+	c, err := s.store.Update(ctx, tenant.Org(acc.OrganizationID), id, version, func(c *Case) ([]Change, error) {
+		before := *c
+		patch.Apply(c)
+		if err := Validate(*c, now); err != nil {
+			return nil, err
+		}
+		return Diff(ActionUpdated, before, *c), nil
+	}, audit.New(ctx, "case.update", "case", id, audit.Success))
+	if err != nil {
+		return View{}, err
+	}
+	return s.view(ctx, c, true)
+}
+
+// Close closes one of the caller's organisation's cases with reason, on
+// closedOn (default today). Forbidden, NotFound, Invalid, Conflict.
+func (s *Service) Close(ctx context.Context, id, reason string, closedOn *time.Time) (View, error) {
+	acc, err := s.ResolveWrite(ctx, id, authz.ObjCase, authz.ActClose)
+	if err != nil {
+		return View{}, err
+	}
+	on := Date(s.now())
+	if closedOn != nil {
+		on = Date(*closedOn)
+	}
+	if on.After(Date(s.now()).AddDate(0, 0, 1)) {
+		return View{}, apperr.Field("closed_on", "must not be in the future")
+	}
+	c, err := s.store.Update(ctx, tenant.Org(acc.OrganizationID), id, 0, func(c *Case) ([]Change, error) {
+		before := *c
+		if err := closeCase(c, reason, on); err != nil {
+			return nil, err
+		}
+		return Diff(ActionClosed, before, *c), nil
+	}, audit.New(ctx, "case.close", "case", id, audit.Success))
+	if err != nil {
+		return View{}, err
+	}
+	return s.view(ctx, c, true)
+}
+
+// Reopen reopens one of the caller's organisation's closed cases.
+// Forbidden, NotFound, Conflict.
+func (s *Service) Reopen(ctx context.Context, id string) (View, error) {
+	acc, err := s.ResolveWrite(ctx, id, authz.ObjCase, authz.ActReopen)
+	if err != nil {
+		return View{}, err
+	}
+	hasServices, err := s.store.HasServices(ctx, id)
+	if err != nil {
+		return View{}, err
+	}
+	c, err := s.store.Update(ctx, tenant.Org(acc.OrganizationID), id, 0, func(c *Case) ([]Change, error) {
+		before := *c
+		if err := reopen(c, hasServices); err != nil {
+			return nil, err
+		}
+		return Diff(ActionReopened, before, *c), nil
+	}, audit.New(ctx, "case.reopen", "case", id, audit.Success))
+	if err != nil {
+		return View{}, err
+	}
+	return s.view(ctx, c, true)
+}
+
+func (s *Service) view(ctx context.Context, c Case, full bool) (View, error) {
+	vs, err := s.views(ctx, []Case{c}, func(Case) bool { return full })
+	if err != nil {
+		return View{}, err
+	}
+	return vs[0], nil
+}
+
+// views builds the views of a page of cases with one consent query.
+func (s *Service) views(ctx context.Context, cs []Case, full func(Case) bool) ([]View, error) {
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.ID
+	}
+	states, err := s.consents.Current(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	today := s.now()
+	out := make([]View, len(cs))
+	for i, c := range cs {
+		v := View{Case: c, Full: full(c), Derived: Derive(c, today), Consents: states[c.ID]}
+		if !v.Full {
+			v.Case = c.Pseudonymised()
+		}
+		if v.Consents == nil {
+			v.Consents = []ConsentState{}
+		}
+		out[i] = v
+	}
+	return out, nil
+}
