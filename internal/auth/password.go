@@ -146,7 +146,7 @@ func ValidatePassword(field, password string, personal ...string) error {
 	if isCommonPassword(lower) {
 		return apperr.Field(field, "is a commonly used password")
 	}
-	if strings.Count(lower, lower[:1]) == len(lower) {
+	if first, _ := utf8.DecodeRuneInString(lower); strings.Trim(lower, string(first)) == "" {
 		return apperr.Field(field, "must not repeat one character")
 	}
 	for _, p := range personal {

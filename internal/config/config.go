@@ -67,7 +67,7 @@ func Load(getenv func(string) string) (Config, error) {
 		return def
 	}
 	dur := func(name string, def time.Duration) time.Duration {
-		v := getenv(name)
+		v := strings.TrimSpace(getenv(name))
 		if v == "" {
 			return def
 		}
@@ -79,7 +79,7 @@ func Load(getenv func(string) string) (Config, error) {
 		return d
 	}
 	integer := func(name string, def int64) int64 {
-		v := getenv(name)
+		v := strings.TrimSpace(getenv(name))
 		if v == "" {
 			return def
 		}
@@ -91,7 +91,7 @@ func Load(getenv func(string) string) (Config, error) {
 		return n
 	}
 	boolean := func(name string, def bool) bool {
-		v := getenv(name)
+		v := strings.TrimSpace(getenv(name))
 		if v == "" {
 			return def
 		}
@@ -123,7 +123,7 @@ func Load(getenv func(string) string) (Config, error) {
 		RefreshTokenTTL:     dur("CASEWORK_REFRESH_TOKEN_TTL", 14*24*time.Hour),
 		SessionMaxAge:       dur("CASEWORK_SESSION_MAX_AGE", 30*24*time.Hour),
 		BodyLimitBytes:      integer("CASEWORK_BODY_LIMIT_BYTES", 1<<20),
-		PasswordHashWorkers: int(integer("CASEWORK_PASSWORD_HASH_WORKERS", int64(runtime.NumCPU()))),
+		PasswordHashWorkers: int(integer("CASEWORK_PASSWORD_HASH_WORKERS", int64(min(runtime.NumCPU(), 64)))),
 		LogLevel:            str("CASEWORK_LOG_LEVEL", "info"),
 	}
 	c.DataDir = filepath.Clean(c.DataDir)

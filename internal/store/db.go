@@ -57,9 +57,10 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	for _, p := range []string{"journal_mode(WAL)", "foreign_keys(1)", "busy_timeout(10000)", "synchronous(FULL)"} {
 		q.Add("_pragma", p)
 	}
-	q.Set("_time_format", "sqlite")
-	// Writers take the write lock at BEGIN, so two transactions never deadlock
-	// upgrading read locks.
+	// Writers take the write lock at BEGIN, so two transactions never fail
+	// upgrading read locks. (No _time_format: this driver version stops
+	// reading parameters after it, silently dropping _txlock; its default time
+	// format is the UTC text format the migrations describe.)
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
 	g, err := gorm.Open(sqlite.Open(dsn), gormConfig())
