@@ -144,7 +144,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	}
 	defer a.DB.Close()
 	if err := a.FirstStart(ctx, stdout); err != nil {
-		return err
+		return describe(err)
 	}
 	ln, err := net.Listen("tcp", a.Config.ListenAddr)
 	if err != nil {

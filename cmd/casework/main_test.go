@@ -227,7 +227,11 @@ func openApp(t *testing.T, getenv func(string) string) *app.App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.New(ctx, cfg, db, keys, log)
+	dataKeys, err := app.LoadDataKeys(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(ctx, cfg, db, keys, dataKeys, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -183,7 +183,7 @@ func (a *App) FirstStart(ctx context.Context, out io.Writer) error {
 		Roles: []string{authz.RoleAdmin}, OrganizationID: iom.ID,
 	})
 	if err != nil {
-		return fmt.Errorf("create the first IOM admin: %w", err)
+		return fmt.Errorf("create the first IOM admin (CASEWORK_ADMIN_EMAIL, CASEWORK_ADMIN_PASSWORD): %w", err)
 	}
 	a.Logger.Info("first start: created the IOM organisation and its admin", "organization_id", iom.ID, "user_id", admin.ID)
 	if generated {

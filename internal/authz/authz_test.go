@@ -99,6 +99,13 @@ var (
 //   - NGO admins may update (name and city of) their own organisation:
 //     domain.md is silent here, policy.csv grants it explicitly.
 //   - Caseworkers, viewers and coordinators manage nothing.
+//   - Cases: admins and caseworkers (NGO or IOM) create, read, update, close
+//     and reopen their own organisation's; viewers read them. IOM admins and
+//     coordinators read every organisation's in pseudonymised form only; an
+//     IOM admin has no identifying access unless also a caseworker.
+//   - Consents, services and history follow the case; notes (identifying free
+//     text) only for the owning organisation's admin, caseworker and viewer.
+//   - Audit events: an NGO admin its own organisation's; IOM admins all.
 var matrix = []struct {
 	obj, act string
 	allow    []persona
@@ -111,6 +118,26 @@ var matrix = []struct {
 	{authz.ObjUser, authz.ActCreate, []persona{ngoAdmin, iomAdmin}},
 	{authz.ObjUser, authz.ActUpdate, []persona{ngoAdmin, iomAdmin}},
 	{authz.ObjUser, authz.ActManageAny, []persona{iomAdmin}},
+	{authz.ObjCase, authz.ActRead, []persona{ngoAdmin, ngoCaseworker, ngoViewer, iomCaseworker}},
+	{authz.ObjCase, authz.ActCreate, []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjCase, authz.ActUpdate, []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjCase, authz.ActClose, []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjCase, authz.ActReopen, []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjCase, authz.ActReadPseudonymised, []persona{iomAdmin, iomCoordinator}},
+	{authz.ObjConsent, authz.ActRead, []persona{ngoAdmin, ngoCaseworker, ngoViewer, iomCaseworker}},
+	{authz.ObjConsent, authz.ActCreate, []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjConsent, authz.ActWithdraw, []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjConsent, authz.ActReadPseudonymised, []persona{iomAdmin, iomCoordinator}},
+	{authz.ObjService, authz.ActRead, []persona{ngoAdmin, ngoCaseworker, ngoViewer, iomCaseworker}},
+	{authz.ObjService, authz.ActCreate, []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjService, authz.ActUpdate, []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjService, authz.ActReadPseudonymised, []persona{iomAdmin, iomCoordinator}},
+	{authz.ObjCaseHistory, authz.ActRead, []persona{ngoAdmin, ngoCaseworker, ngoViewer, iomCaseworker}},
+	{authz.ObjCaseHistory, authz.ActReadPseudonymised, []persona{iomAdmin, iomCoordinator}},
+	{authz.ObjNote, authz.ActRead, []persona{ngoAdmin, ngoCaseworker, ngoViewer, iomCaseworker}},
+	{authz.ObjNote, authz.ActCreate, []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjAuditEvent, authz.ActRead, []persona{ngoAdmin, iomAdmin}},
+	{authz.ObjAuditEvent, authz.ActManageAny, []persona{iomAdmin}},
 }
 
 // matrixSource holds every persona, plus users of another NGO with the same

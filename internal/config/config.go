@@ -43,8 +43,8 @@ type Config struct {
 	// DataKeys is the JSON keyring that encrypts identifying data at rest
 	// (see crypt.ParseKeyring); DataKeysFile a path to it. With neither, on
 	// SQLite, a keyring is generated into DataDir.
-	DataKeys     string
-	DataKeysFile string
+	DataKeys        string
+	DataKeysFile    string
 	Issuer          string
 	Audience        string
 	AccessTokenTTL  time.Duration

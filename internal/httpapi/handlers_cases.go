@@ -234,5 +234,3 @@ func nullPtr(s *string) nullable.Nullable[string] {
 	}
 	return nullable.NewNullableWithValue(*s)
 }
-
-
