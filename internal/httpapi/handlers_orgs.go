@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/oapi-codegen/nullable"
@@ -33,6 +35,17 @@ func ifMatch(h *string) (int64, error) {
 	return v, nil
 }
 
+// listPage reads a list's paging parameters; a bad limit or cursor is a
+// malformed request (400), like any other bad parameter.
+func listPage(limit *int, cursor *string, updatedSince *time.Time) (page.Request, error) {
+	r, err := page.New(limit, cursor, updatedSince)
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return r, newBadRequest("the paging parameters are not valid", ae.Fields...)
+	}
+	return r, err
+}
+
 func location(prefix, id string) *string {
 	s := prefix + id
 	return &s
@@ -46,7 +59,7 @@ func orgBody(o organizations.Organization) api.Organization {
 }
 
 func (h *handlers) ListOrganizations(ctx context.Context, req api.ListOrganizationsRequestObject) (api.ListOrganizationsResponseObject, error) {
-	r, err := page.New(req.Params.Limit, req.Params.Cursor, req.Params.UpdatedSince)
+	r, err := listPage(req.Params.Limit, req.Params.Cursor, req.Params.UpdatedSince)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/casework/casework/api"
-	"github.com/casework/casework/internal/page"
 	"github.com/casework/casework/internal/users"
 )
 
@@ -28,7 +27,7 @@ func roleNames(rs []api.Role) []string {
 }
 
 func (h *handlers) ListUsers(ctx context.Context, req api.ListUsersRequestObject) (api.ListUsersResponseObject, error) {
-	r, err := page.New(req.Params.Limit, req.Params.Cursor, req.Params.UpdatedSince)
+	r, err := listPage(req.Params.Limit, req.Params.Cursor, req.Params.UpdatedSince)
 	if err != nil {
 		return nil, err
 	}

@@ -192,8 +192,9 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		input := &openapi3filter.RequestValidationInput{
 			Request: req, PathParams: pathParams, Route: route,
 			Options: &openapi3filter.Options{
-				AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
-				MultiError:         true,
+				AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc,
+				MultiError:              true,
+				SchemaValidationOptions: formatValidators,
 			},
 		}
 		if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil {
@@ -201,6 +202,15 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// formatValidators make the gate check the string formats the spec uses
+// (kin-openapi treats unknown formats as annotations).
+var formatValidators = []openapi3.SchemaValidationOption{
+	openapi3.WithStringFormatValidator("uuid", openapi3.NewRegexpFormatValidator(
+		`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)),
+	openapi3.WithStringFormatValidator("email", openapi3.NewRegexpFormatValidator(
+		`^[^@\s]+@[^@\s]+\.[^@\s]+$`)),
 }
 
 func isPublic(route *routers.Route) bool {
@@ -229,43 +239,51 @@ func requestError(err error) error {
 	var fields []apperr.FieldError
 	var walk func(error)
 	walk = func(err error) {
-		var multi openapi3.MultiError
-		if errors.As(err, &multi) {
+		// A RequestError wraps a MultiError of its own; look at it first so
+		// parameter errors keep the parameter's name.
+		if re, ok := err.(*openapi3filter.RequestError); ok {
+			switch {
+			case re.Parameter != nil:
+				fields = append(fields, apperr.FieldError{Field: re.Parameter.Name, Message: reasonOf(re)})
+			case re.Err != nil:
+				walk(re.Err)
+			default:
+				fields = append(fields, apperr.FieldError{Field: "body", Message: reasonOf(re)})
+			}
+			return
+		}
+		if multi, ok := err.(openapi3.MultiError); ok {
 			for _, e := range multi {
 				walk(e)
 			}
 			return
 		}
-		var re *openapi3filter.RequestError
-		if errors.As(err, &re) {
-			switch {
-			case re.Parameter != nil:
-				fields = append(fields, apperr.FieldError{Field: re.Parameter.Name, Message: reasonOf(re)})
-				return
-			case re.Err != nil && re.RequestBody != nil:
-				var inner openapi3.MultiError
-				if errors.As(re.Err, &inner) {
-					for _, e := range inner {
-						walk(e)
-					}
-					return
-				}
-				walk(re.Err)
-				return
-			default:
-				fields = append(fields, apperr.FieldError{Field: "body", Message: reasonOf(re)})
-				return
-			}
-		}
 		var se *openapi3.SchemaError
 		if errors.As(err, &se) {
-			fields = append(fields, apperr.FieldError{Field: pointerToField(se.JSONPointer()), Message: se.Reason})
+			fields = append(fields, schemaField(se))
+			return
+		}
+		var re *openapi3filter.RequestError
+		if errors.As(err, &re) {
+			walk(re)
 			return
 		}
 		fields = append(fields, apperr.FieldError{Field: "body", Message: "is not valid"})
 	}
 	walk(err)
 	return newBadRequest("the request does not match the API description", fields...)
+}
+
+var unsupportedProperty = regexp.MustCompile(`^property "([^"]+)" is unsupported$`)
+
+// schemaField names the field a schema error is about; for a property the
+// schema does not allow, that is the property itself.
+func schemaField(se *openapi3.SchemaError) apperr.FieldError {
+	ptr := se.JSONPointer()
+	if m := unsupportedProperty.FindStringSubmatch(se.Reason); m != nil {
+		return apperr.FieldError{Field: pointerToField(append(ptr, m[1])), Message: "is not accepted here"}
+	}
+	return apperr.FieldError{Field: pointerToField(ptr), Message: se.Reason}
 }
 
 func reasonOf(re *openapi3filter.RequestError) string {
