@@ -9,7 +9,6 @@ import (
 
 	"github.com/casework/casework/api"
 	"github.com/casework/casework/internal/cases"
-	"github.com/casework/casework/internal/page"
 )
 
 func casePatch(assigned nullable.Nullable[openapi_types.UUID], opened *openapi_types.Date, person *api.PersonInput, tr *api.TraffickingInput) cases.Patch {
@@ -114,7 +113,7 @@ func caseBody(v cases.View) api.Case {
 
 func (h *handlers) ListCases(ctx context.Context, req api.ListCasesRequestObject) (api.ListCasesResponseObject, error) {
 	q := req.Params
-	r, err := page.New(q.Limit, q.Cursor, q.UpdatedSince)
+	r, err := listPage(q.Limit, q.Cursor, q.UpdatedSince)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +209,7 @@ func (h *handlers) ReopenCase(ctx context.Context, req api.ReopenCaseRequestObje
 }
 
 func (h *handlers) ListCaseHistory(ctx context.Context, req api.ListCaseHistoryRequestObject) (api.ListCaseHistoryResponseObject, error) {
-	r, err := page.New(req.Params.Limit, req.Params.Cursor, nil)
+	r, err := listPage(req.Params.Limit, req.Params.Cursor, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/casework/casework/api"
 	"github.com/casework/casework/internal/consents"
-	"github.com/casework/casework/internal/page"
 )
 
 func consentBody(v consents.View) api.Consent {
@@ -22,7 +21,7 @@ func consentBody(v consents.View) api.Consent {
 }
 
 func (h *handlers) ListConsents(ctx context.Context, req api.ListConsentsRequestObject) (api.ListConsentsResponseObject, error) {
-	r, err := page.New(req.Params.Limit, req.Params.Cursor, req.Params.UpdatedSince)
+	r, err := listPage(req.Params.Limit, req.Params.Cursor, req.Params.UpdatedSince)
 	if err != nil {
 		return nil, err
 	}

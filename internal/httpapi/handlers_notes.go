@@ -8,7 +8,6 @@ import (
 	"github.com/casework/casework/api"
 	"github.com/casework/casework/internal/audit"
 	"github.com/casework/casework/internal/notes"
-	"github.com/casework/casework/internal/page"
 )
 
 func noteBody(n notes.Note) api.Note {
@@ -19,7 +18,7 @@ func noteBody(n notes.Note) api.Note {
 }
 
 func (h *handlers) ListNotes(ctx context.Context, req api.ListNotesRequestObject) (api.ListNotesResponseObject, error) {
-	r, err := page.New(req.Params.Limit, req.Params.Cursor, req.Params.UpdatedSince)
+	r, err := listPage(req.Params.Limit, req.Params.Cursor, req.Params.UpdatedSince)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +45,7 @@ func (h *handlers) CreateNote(ctx context.Context, req api.CreateNoteRequestObje
 
 func (h *handlers) ListAuditEvents(ctx context.Context, req api.ListAuditEventsRequestObject) (api.ListAuditEventsResponseObject, error) {
 	q := req.Params
-	r, err := page.New(q.Limit, q.Cursor, nil)
+	r, err := listPage(q.Limit, q.Cursor, nil)
 	if err != nil {
 		return nil, err
 	}

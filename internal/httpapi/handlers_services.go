@@ -8,7 +8,6 @@ import (
 
 	"github.com/casework/casework/api"
 	"github.com/casework/casework/internal/apperr"
-	"github.com/casework/casework/internal/page"
 	"github.com/casework/casework/internal/services"
 )
 
@@ -122,7 +121,7 @@ func dayOrNil(t *time.Time) any {
 }
 
 func (h *handlers) ListServices(ctx context.Context, req api.ListServicesRequestObject) (api.ListServicesResponseObject, error) {
-	r, err := page.New(req.Params.Limit, req.Params.Cursor, req.Params.UpdatedSince)
+	r, err := listPage(req.Params.Limit, req.Params.Cursor, req.Params.UpdatedSince)
 	if err != nil {
 		return nil, err
 	}
