@@ -2535,6 +2535,15 @@ type ListOrganizationsParams struct {
 	UpdatedSince *UpdatedSince `form:"updated_since,omitempty" json:"updated_since,omitempty"`
 }
 
+// CreateOrganizationParams defines parameters for CreateOrganization.
+type CreateOrganizationParams struct {
+	// IdempotencyKey A key the client makes up for one create (IETF Idempotency-Key draft).
+	// Replaying it with the same body returns the first response; with another
+	// body, 422; while the first is still running, 409. Keys are scoped to the
+	// caller and kept for 24 hours.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // UpdateOrganizationParams defines parameters for UpdateOrganization.
 type UpdateOrganizationParams struct {
 	// IfMatch The `ETag` of the version being changed. Required (428 without it).
@@ -2554,6 +2563,15 @@ type ListUsersParams struct {
 
 	// OrganizationId Only users of this organisation.
 	OrganizationId *openapi_types.UUID `form:"organization_id,omitempty" json:"organization_id,omitempty"`
+}
+
+// CreateUserParams defines parameters for CreateUser.
+type CreateUserParams struct {
+	// IdempotencyKey A key the client makes up for one create (IETF Idempotency-Key draft).
+	// Replaying it with the same body returns the first response; with another
+	// body, 422; while the first is still running, 409. Keys are scoped to the
+	// caller and kept for 24 hours.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // UpdateUserParams defines parameters for UpdateUser.
@@ -3308,7 +3326,7 @@ type ServerInterface interface {
 	ListOrganizations(ctx echo.Context, params ListOrganizationsParams) error
 	// CreateOrganization Register an NGO partner organisation
 	// (POST /api/v1/organizations)
-	CreateOrganization(ctx echo.Context) error
+	CreateOrganization(ctx echo.Context, params CreateOrganizationParams) error
 	// GetOrganization Read one organisation
 	// (GET /api/v1/organizations/{id})
 	GetOrganization(ctx echo.Context, id ID) error
@@ -3320,7 +3338,7 @@ type ServerInterface interface {
 	ListUsers(ctx echo.Context, params ListUsersParams) error
 	// CreateUser Create a user
 	// (POST /api/v1/users)
-	CreateUser(ctx echo.Context) error
+	CreateUser(ctx echo.Context, params CreateUserParams) error
 	// GetUser Read one user
 	// (GET /api/v1/users/{id})
 	GetUser(ctx echo.Context, id ID) error
@@ -4056,8 +4074,28 @@ func (w *ServerInterfaceWrapper) ListOrganizations(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) CreateOrganization(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateOrganizationParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateOrganization(ctx)
+	err = w.Handler.CreateOrganization(ctx, params)
 	return err
 }
 
@@ -4156,8 +4194,28 @@ func (w *ServerInterfaceWrapper) ListUsers(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) CreateUser(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateUserParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateUser(ctx)
+	err = w.Handler.CreateUser(ctx, params)
 	return err
 }
 
@@ -7027,7 +7085,8 @@ func (response ListOrganizationsdefaultApplicationProblemPlusJSONResponse) Visit
 }
 
 type CreateOrganizationRequestObject struct {
-	Body *CreateOrganizationJSONRequestBody
+	Params CreateOrganizationParams
+	Body   *CreateOrganizationJSONRequestBody
 }
 
 type CreateOrganizationResponseObject interface {
@@ -7533,7 +7592,8 @@ func (response ListUsersdefaultApplicationProblemPlusJSONResponse) VisitListUser
 }
 
 type CreateUserRequestObject struct {
-	Body *CreateUserJSONRequestBody
+	Params CreateUserParams
+	Body   *CreateUserJSONRequestBody
 }
 
 type CreateUserResponseObject interface {
@@ -8974,8 +9034,10 @@ func (sh *strictHandler) ListOrganizations(ctx echo.Context, params ListOrganiza
 }
 
 // CreateOrganization operation middleware
-func (sh *strictHandler) CreateOrganization(ctx echo.Context) error {
+func (sh *strictHandler) CreateOrganization(ctx echo.Context, params CreateOrganizationParams) error {
 	var request CreateOrganizationRequestObject
+
+	request.Params = params
 
 	var body CreateOrganizationJSONRequestBody
 	var err error
@@ -9119,8 +9181,10 @@ func (sh *strictHandler) ListUsers(ctx echo.Context, params ListUsersParams) err
 }
 
 // CreateUser operation middleware
-func (sh *strictHandler) CreateUser(ctx echo.Context) error {
+func (sh *strictHandler) CreateUser(ctx echo.Context, params CreateUserParams) error {
 	var request CreateUserRequestObject
+
+	request.Params = params
 
 	var body CreateUserJSONRequestBody
 	var err error

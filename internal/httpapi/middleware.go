@@ -23,6 +23,7 @@ import (
 	"github.com/casework/casework/internal/apperr"
 	"github.com/casework/casework/internal/audit"
 	"github.com/casework/casework/internal/auth"
+	"github.com/casework/casework/internal/idempotency"
 )
 
 const requestIDHeader = "X-Request-Id"
@@ -163,6 +164,8 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 type gate struct {
 	router routers.Router
 	auth   *auth.Service
+	idem   idempotency.Store
+	log    *slog.Logger
 }
 
 func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
@@ -180,9 +183,10 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			c.SetRequest(req.WithContext(auth.WithPrincipal(req.Context(), p)))
 			req = c.Request()
 		}
+		var body []byte
 		if req.Body != nil && req.Body != http.NoBody {
-			body, err := bufferBody(c)
-			if err != nil {
+			var err error
+			if body, err = bufferBody(c); err != nil {
 				return requestError(err)
 			}
 			if err := checkDepth(body); err != nil {
@@ -199,6 +203,9 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if err := openapi3filter.ValidateRequest(req.Context(), input); err != nil {
 			return requestError(err)
+		}
+		if key := req.Header.Get(idempotencyHeader); key != "" && takesIdempotencyKey(route) {
+			return g.idempotent(c, next, key, body)
 		}
 		return next(c)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/casework/casework/internal/auth"
 	"github.com/casework/casework/internal/cases"
 	"github.com/casework/casework/internal/consents"
+	"github.com/casework/casework/internal/idempotency"
 	"github.com/casework/casework/internal/notes"
 	"github.com/casework/casework/internal/organizations"
 	"github.com/casework/casework/internal/services"
@@ -43,6 +44,7 @@ type Deps struct {
 	Services      *services.ServiceLayer
 	Notes         *notes.Service
 	Audit         *audit.Service
+	Idempotency   idempotency.Store
 	DB            Pinger
 	Logger        *slog.Logger
 	// Registry receives the HTTP metrics and is served at /metrics.
@@ -73,7 +75,7 @@ func NewServer(d Deps) (*echo.Echo, error) {
 		middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true, DisablePrintStack: true}),
 		securityHeaders,
 		limitBody(d.BodyLimitBytes),
-		(&gate{router: router, auth: d.Auth}).middleware,
+		(&gate{router: router, auth: d.Auth, idem: d.Idempotency, log: d.Logger}).middleware,
 	)
 	h := &handlers{deps: d}
 	api.RegisterHandlers(e, api.NewStrictHandler(h, nil))
