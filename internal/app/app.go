@@ -148,7 +148,7 @@ func New(ctx context.Context, cfg config.Config, db *store.DB, keys *auth.KeySet
 		Auth: a.Auth, Organizations: a.Organizations, Users: a.Users, Cases: a.Cases, History: caseStore,
 		Consents: a.Consents, Services: a.Services, Notes: a.Notes, Audit: a.Audit, DB: db, Logger: log,
 		Idempotency: store.NewIdempotency(db, dataKeys),
-		Registry: reg, BodyLimitBytes: cfg.BodyLimitBytes,
+		Registry:    reg, BodyLimitBytes: cfg.BodyLimitBytes,
 	})
 	if err != nil {
 		return nil, err

@@ -35,7 +35,9 @@ type Idempotency struct {
 }
 
 // NewIdempotency returns the idempotency-key store.
-func NewIdempotency(db *DB, keys *crypt.Keyring) *Idempotency { return &Idempotency{db: db, keys: keys} }
+func NewIdempotency(db *DB, keys *crypt.Keyring) *Idempotency {
+	return &Idempotency{db: db, keys: keys}
+}
 
 func idemAAD(principal, key string) string { return "idempotency:" + principal + ":" + key }
 
