@@ -4,6 +4,7 @@
 //	casework migrate up|down|status   manage the database schema
 //	casework admin create-user ...    create a user from the command line
 //	casework keys generate            print a new token-signing key set
+//	casework demo                     load a fictional demo data set
 //	casework healthcheck              probe the local server (container health checks)
 package main
 
@@ -27,6 +28,7 @@ import (
 	"github.com/casework/casework/internal/auth"
 	"github.com/casework/casework/internal/config"
 	"github.com/casework/casework/internal/crypt"
+	"github.com/casework/casework/internal/demo"
 	"github.com/casework/casework/internal/store"
 	"github.com/casework/casework/internal/users"
 )
@@ -48,6 +50,7 @@ commands:
   admin create-user [flags]     create a user (see: casework admin create-user -h)
   keys generate                 print a new token-signing key set (JSON)
   keys generate-data            print a new data-encryption keyring (JSON)
+  demo [-cases N]               load a clearly fictional demo data set and print its sign-ins
   healthcheck                   exit 0 when the local server answers /healthz (for containers)
 
 Configuration comes from CASEWORK_* environment variables; see README.md.`
@@ -76,6 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		_, err = fmt.Fprintln(stdout, string(ks))
 		return err
+	case "demo":
+		return demoData(ctx, args[1:], getenv, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, getenv)
 	case "help", "-h", "--help":
@@ -274,4 +279,23 @@ func healthcheck(ctx context.Context, getenv func(string) string) error {
 		return fmt.Errorf("healthz answered %d", res.StatusCode)
 	}
 	return nil
+}
+
+// demoData loads the fictional demo data set (after a first start).
+func demoData(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	n := fs.Int("cases", 300, "how many cases to create")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	a, err := assemble(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.DB.Close()
+	if err := a.FirstStart(ctx, stdout); err != nil {
+		return describe(err)
+	}
+	return describe(demo.Load(ctx, a, *n, stdout))
 }
