@@ -137,7 +137,7 @@ func New(ctx context.Context, cfg config.Config, db *store.DB, keys *auth.KeySet
 		Users:         users.NewService(store.NewUsers(db), orgStore, az, hasher, store.Now, NewID),
 		Cases:         cs,
 		Consents:      consents.NewService(consentStore, cs, orgStore, store.Now, NewID),
-		Services:      services.NewService(store.NewServices(db, dataKeys), cs, store.Now, NewID),
+		Services:      services.NewService(store.NewServices(db, dataKeys), cs, au, store.Now, NewID),
 		Notes:         notes.NewService(store.NewNotes(db, dataKeys), cs, au, store.Now, NewID),
 		Audit:         au,
 		CaseStore:     caseStore,

@@ -114,13 +114,22 @@ type Store interface {
 type ServiceLayer struct {
 	store Store
 	cases *cases.Service
+	audit *audit.Service
 	now   func() time.Time
 	newID func() string
 }
 
 // NewService returns the services' service layer.
-func NewService(store Store, cs *cases.Service, now func() time.Time, newID func() string) *ServiceLayer {
-	return &ServiceLayer{store: store, cases: cs, now: now, newID: newID}
+func NewService(store Store, cs *cases.Service, au *audit.Service, now func() time.Time, newID func() string) *ServiceLayer {
+	return &ServiceLayer{store: store, cases: cs, audit: au, now: now, newID: newID}
+}
+
+// readAction names an audited read: full reads carry identifying data.
+func readAction(what string, full bool) string {
+	if full {
+		return what
+	}
+	return what + "_pseudonymised"
 }
 
 // View is a service as the caller may see it.
@@ -148,6 +157,9 @@ func (l *ServiceLayer) List(ctx context.Context, caseID string, r page.Request) 
 		return nil, nil, err
 	}
 	items, next := page.Trim(items, r.Limit, func(s Service) string { return s.ID })
+	if err := l.audit.Record(ctx, readAction("service.list", acc.Full), "case", caseID, audit.Success); err != nil {
+		return nil, nil, err
+	}
 	out := make([]View, len(items))
 	for i, s := range items {
 		out[i] = l.view(s, acc.Full)
@@ -164,6 +176,9 @@ func (l *ServiceLayer) Get(ctx context.Context, caseID, id string) (View, error)
 	}
 	s, err := l.store.Get(ctx, caseID, id)
 	if err != nil {
+		return View{}, err
+	}
+	if err := l.audit.Record(ctx, readAction("service.read", acc.Full), "service", id, audit.Success); err != nil {
 		return View{}, err
 	}
 	return l.view(s, acc.Full), nil
