@@ -1354,10 +1354,11 @@ type Case struct {
 	// history. In a pseudonymised view they are absent.
 	Person Person `json:"person"`
 
-	// Status `open` (registered, no service yet) → `active` (a service recorded) →
-	// `follow_up` (every service completed or cancelled) → `active` again when a
-	// service is recorded; any of them → `closed` through `/close`; `closed` →
-	// `open` or `active` through `/reopen` or by recording a service.
+	// Status Set by the server: `open` (registered, nothing delivered yet) → `active`
+	// (a service planned or under way) → `follow_up` (every service finished,
+	// at least one completed) → `active` again when a service is recorded or
+	// resumed; any of them → `closed` through `/close`; `closed` → `open` or
+	// `active` through `/reopen`, or by recording a service (which reopens it).
 	Status      CaseStatus  `json:"status"`
 	Trafficking Trafficking `json:"trafficking"`
 	UpdatedAt   time.Time   `json:"updated_at"`
@@ -1395,10 +1396,11 @@ type CaseList struct {
 	NextCursor nullable.Nullable[string] `json:"next_cursor,omitempty"`
 }
 
-// CaseStatus `open` (registered, no service yet) → `active` (a service recorded) →
-// `follow_up` (every service completed or cancelled) → `active` again when a
-// service is recorded; any of them → `closed` through `/close`; `closed` →
-// `open` or `active` through `/reopen` or by recording a service.
+// CaseStatus Set by the server: `open` (registered, nothing delivered yet) → `active`
+// (a service planned or under way) → `follow_up` (every service finished,
+// at least one completed) → `active` again when a service is recorded or
+// resumed; any of them → `closed` through `/close`; `closed` → `open` or
+// `active` through `/reopen`, or by recording a service (which reopens it).
 type CaseStatus string
 
 // CaseUpdate defines model for CaseUpdate.

@@ -11,6 +11,7 @@ import (
 // Credentials are what sign-in needs to know about an account.
 type Credentials struct {
 	UserID       string
+	OrgID        string
 	PasswordHash string
 	Active       bool
 }
@@ -57,8 +58,11 @@ type TokenPair struct {
 	AccessToken  string
 	RefreshToken string
 	ExpiresIn    int
-	// UserID is whom the pair was issued to (for the audit trail; not sent).
+	// UserID and OrgID name the account signed in to, or (with an error)
+	// the existing account a failed sign-in was for: for the audit trail,
+	// never sent.
 	UserID string
+	OrgID  string
 }
 
 // Service signs callers in and out and authenticates requests.
@@ -94,7 +98,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 		return TokenPair{}, verr
 	}
 	if err != nil || !ok || !creds.Active {
-		return TokenPair{}, errBadCredentials
+		return TokenPair{UserID: creds.UserID, OrgID: creds.OrgID}, errBadCredentials
 	}
 	now := s.now()
 	session := Session{ID: s.newID(), UserID: creds.UserID, CreatedAt: now, ExpiresAt: now.Add(s.sessionMaxAge)}
@@ -102,7 +106,9 @@ func (s *Service) Login(ctx context.Context, email, password string) (TokenPair,
 	if err := s.store.CreateSession(ctx, session, rt); err != nil {
 		return TokenPair{}, err
 	}
-	return s.pair(creds.UserID, session.ID, token)
+	pair, err := s.pair(creds.UserID, session.ID, token)
+	pair.OrgID = creds.OrgID
+	return pair, err
 }
 
 // Refresh spends a refresh token and returns a new pair in the same session.

@@ -35,20 +35,25 @@ func reopen(c *Case, hasServices bool) error {
 	return nil
 }
 
-// StatusAfterService is the case status once a service is recorded or
-// changed, given whether every service of the case is now finished
+// StatusAfterService is the case status once a service is recorded (added)
+// or changed, given whether every service of the case is now finished
 // (completed or cancelled) and whether any was completed; the action names
-// the move for the history ("" when the status stays).
-func StatusAfterService(current string, allFinished, anyCompleted bool) (next, action string) {
+// the move for the history ("" when the status stays). Adding a service to a
+// closed case reopens it; changing one does not.
+func StatusAfterService(current string, added, allFinished, anyCompleted bool) (next, action string) {
+	working := StatusActive
+	if allFinished && anyCompleted {
+		working = StatusFollowUp
+	}
 	switch {
-	case current == StatusClosed && !allFinished:
-		return StatusActive, ActionReopenedByService
+	case current == StatusClosed && added:
+		return working, ActionReopenedByService
 	case current == StatusClosed:
 		return StatusClosed, ""
-	case !allFinished && current != StatusActive:
-		return StatusActive, ActionStatusChanged
-	case allFinished && anyCompleted && current == StatusActive:
-		return StatusFollowUp, ActionStatusChanged
+	case current == StatusOpen && allFinished && !anyCompleted:
+		return StatusOpen, "" // only cancelled services: nothing was delivered
+	case current != working:
+		return working, ActionStatusChanged
 	}
 	return current, ""
 }

@@ -24,7 +24,10 @@ func (h *handlers) Login(ctx context.Context, req api.LoginRequestObject) (api.L
 		password = *req.Body.Password
 	}
 	pair, err := h.deps.Auth.Login(ctx, string(req.Body.Email), password)
+	// The account's organisation is recorded either way, so its admin sees
+	// failed attempts against its users too.
 	ev := audit.New(ctx, "auth.login", "user", pair.UserID, audit.Success)
+	ev.OrganizationID = pair.OrgID
 	if err != nil {
 		ev.Outcome = audit.Failure
 	} else {

@@ -200,7 +200,7 @@ func (s *Services) Create(ctx context.Context, v services.Service, ev audit.Even
 		if err := tx.Create(&row).Error; err != nil {
 			return translate(err, "service")
 		}
-		if err := followServices(tx, v.CaseID, ev.ActorID); err != nil {
+		if err := followServices(tx, v.CaseID, true, ev.ActorID); err != nil {
 			return err
 		}
 		return insertAudit(tx, ev)
@@ -234,7 +234,7 @@ func (s *Services) Update(ctx context.Context, caseID, id string, version int64,
 		if res.RowsAffected == 0 {
 			return apperr.New(apperr.PreconditionFailed, "the service was changed since you read it")
 		}
-		if err := followServices(tx, caseID, ev.ActorID); err != nil {
+		if err := followServices(tx, caseID, false, ev.ActorID); err != nil {
 			return err
 		}
 		out = v
@@ -246,7 +246,7 @@ func (s *Services) Update(ctx context.Context, caseID, id string, version int64,
 // followServices moves a case's status on as its services now require
 // (cases.StatusAfterService), writing the history, in tx. It also moves the
 // case's updated_at on, so syncing clients see the change.
-func followServices(tx *gorm.DB, caseID, actorID string) error {
+func followServices(tx *gorm.DB, caseID string, added bool, actorID string) error {
 	var c struct {
 		OrganizationID string
 		Status         string
@@ -264,7 +264,7 @@ func followServices(tx *gorm.DB, caseID, actorID string) error {
 		allFinished = allFinished && services.Finished(st)
 		anyCompleted = anyCompleted || st == services.StatusCompleted
 	}
-	next, action := cases.StatusAfterService(c.Status, allFinished, anyCompleted)
+	next, action := cases.StatusAfterService(c.Status, added, allFinished, anyCompleted)
 	now := Now()
 	if action == "" {
 		return translate(tx.Exec("UPDATE cases SET updated_at = ? WHERE id = ?", now, caseID).Error, "case")

@@ -43,13 +43,14 @@ func NewSessions(db *DB) *Sessions { return &Sessions{db: db} }
 // inactive is reported inactive.
 func (s *Sessions) FindCredentials(ctx context.Context, email string) (auth.Credentials, error) {
 	var row struct {
-		ID           string
-		PasswordHash string
-		Active       bool
-		OrgActive    bool
+		ID             string
+		OrganizationID string
+		PasswordHash   string
+		Active         bool
+		OrgActive      bool
 	}
 	res := s.db.gorm.WithContext(ctx).Raw(`
-		SELECT users.id, users.password_hash, users.active, organizations.active AS org_active
+		SELECT users.id, users.organization_id, users.password_hash, users.active, organizations.active AS org_active
 		FROM users JOIN organizations ON organizations.id = users.organization_id
 		WHERE users.email = ?`, email).Scan(&row)
 	if res.Error != nil {
@@ -58,7 +59,7 @@ func (s *Sessions) FindCredentials(ctx context.Context, email string) (auth.Cred
 	if res.RowsAffected == 0 {
 		return auth.Credentials{}, apperr.New(apperr.NotFound, "user not found")
 	}
-	return auth.Credentials{UserID: row.ID, PasswordHash: row.PasswordHash, Active: row.Active && row.OrgActive}, nil
+	return auth.Credentials{UserID: row.ID, OrgID: row.OrganizationID, PasswordHash: row.PasswordHash, Active: row.Active && row.OrgActive}, nil
 }
 
 // CreateSession implements auth.Store.
