@@ -129,12 +129,13 @@ func New(ctx context.Context, cfg config.Config, db *store.DB, keys *auth.KeySet
 	caseStore := store.NewCases(db, dataKeys)
 	consentStore := store.NewConsents(db)
 	au := audit.NewService(store.NewAudit(db), az)
-	cs := cases.NewService(caseStore, consentStore, orgStore, az, au, store.Now, NewID)
+	userStore := store.NewUsers(db)
+	cs := cases.NewService(caseStore, consentStore, orgStore, userStore, az, au, store.Now, NewID)
 	a := &App{
 		Config: cfg, DB: db, Keys: keys, DataKeys: dataKeys, Authorizer: az, Logger: log, OrgStore: orgStore,
 		Auth:          auth.NewService(sessions, tokens, hasher, cfg.RefreshTokenTTL, cfg.SessionMaxAge, store.Now, NewID),
 		Organizations: organizations.NewService(orgStore, az, store.Now, NewID),
-		Users:         users.NewService(store.NewUsers(db), orgStore, az, hasher, store.Now, NewID),
+		Users:         users.NewService(userStore, orgStore, az, hasher, store.Now, NewID),
 		Cases:         cs,
 		Consents:      consents.NewService(consentStore, cs, orgStore, store.Now, NewID),
 		Services:      services.NewService(store.NewServices(db, dataKeys), cs, au, store.Now, NewID),

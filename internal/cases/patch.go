@@ -3,6 +3,8 @@ package cases
 import (
 	"slices"
 	"time"
+
+	"github.com/casework/casework/internal/apperr"
 )
 
 // Field is an optional, nullable input: Set says it was sent; a nil Value
@@ -44,6 +46,16 @@ type Patch struct {
 	OpenedOn    *time.Time
 	Person      PersonPatch
 	Trafficking TraffickingPatch
+}
+
+// Check refuses a patch that contradicts itself: a birth year that does not
+// agree with the date of birth sent with it. Invalid.
+func (p Patch) Check() error {
+	dob, by := p.Person.DateOfBirth, p.Person.BirthYear
+	if dob.Set && dob.Value != nil && by.Set && by.Value != nil && dob.Value.Year() != *by.Value {
+		return apperr.Field("person.birth_year", "must agree with the date of birth")
+	}
+	return nil
 }
 
 // Apply sets the fields p carries on c.

@@ -74,6 +74,12 @@ type OrgCodes interface {
 	Code(ctx context.Context, orgID string) (string, error)
 }
 
+// Members tells whether a user is an active member of an organisation (a
+// case can only be assigned to one).
+type Members interface {
+	IsActiveMember(ctx context.Context, orgID, userID string) (bool, error)
+}
+
 // View is a case as one caller may see it.
 type View struct {
 	Case
@@ -87,6 +93,7 @@ type Service struct {
 	store    Store
 	consents ConsentReader
 	orgs     OrgCodes
+	members  Members
 	authz    *authz.Authorizer
 	audit    *audit.Service
 	now      func() time.Time
@@ -94,8 +101,26 @@ type Service struct {
 }
 
 // NewService returns a Service.
-func NewService(store Store, consents ConsentReader, orgs OrgCodes, az *authz.Authorizer, au *audit.Service, now func() time.Time, newID func() string) *Service {
-	return &Service{store: store, consents: consents, orgs: orgs, authz: az, audit: au, now: now, newID: newID}
+func NewService(store Store, consents ConsentReader, orgs OrgCodes, members Members, az *authz.Authorizer, au *audit.Service, now func() time.Time, newID func() string) *Service {
+	return &Service{store: store, consents: consents, orgs: orgs, members: members, authz: az, audit: au, now: now, newID: newID}
+}
+
+// checkPatch refuses a self-contradicting patch or an assignee who is not an
+// active member of the case's organisation. Invalid.
+func (s *Service) checkPatch(ctx context.Context, orgID string, p Patch) error {
+	if err := p.Check(); err != nil {
+		return err
+	}
+	if p.AssignedTo.Set && p.AssignedTo.Value != nil {
+		ok, err := s.members.IsActiveMember(ctx, orgID, *p.AssignedTo.Value)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return apperr.Field("assigned_to", "must be an active user of the case's organisation")
+		}
+	}
+	return nil
 }
 
 // Access is how the caller may see one case: in full (its own
@@ -159,6 +184,9 @@ func (s *Service) Create(ctx context.Context, patch Patch, allowDuplicate bool) 
 		return View{}, err
 	}
 	p, _ := auth.PrincipalFrom(ctx)
+	if err := s.checkPatch(ctx, p.OrgID, patch); err != nil {
+		return View{}, err
+	}
 	now := s.now()
 	c := New()
 	c.ID, c.OrganizationID, c.CreatedBy = s.newID(), p.OrgID, p.ID
@@ -249,6 +277,9 @@ func (s *Service) List(ctx context.Context, f Filter, r page.Request) ([]View, *
 func (s *Service) Update(ctx context.Context, id string, version int64, patch Patch) (View, error) {
 	acc, err := s.ResolveWrite(ctx, id, authz.ObjCase, authz.ActUpdate)
 	if err != nil {
+		return View{}, err
+	}
+	if err := s.checkPatch(ctx, acc.OrganizationID, patch); err != nil {
 		return View{}, err
 	}
 	now := s.now()

@@ -204,3 +204,11 @@ func revokeUserSessions(tx *gorm.DB, userID, why string, now time.Time) error {
 	return translate(tx.Exec("UPDATE sessions SET revoked_at = ?, revoked_why = ? WHERE user_id = ? AND revoked_at IS NULL",
 		now, why, userID).Error, "session")
 }
+
+// IsActiveMember implements cases.Members.
+func (s *Users) IsActiveMember(ctx context.Context, orgID, userID string) (bool, error) {
+	var n int64
+	err := s.db.gorm.WithContext(ctx).Table("users").
+		Where("id = ? AND organization_id = ? AND active", userID, orgID).Count(&n).Error
+	return n > 0, translate(err, "user")
+}
