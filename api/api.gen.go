@@ -921,6 +921,36 @@ func (e RecruiterRelationship) Valid() bool {
 	}
 }
 
+// Defines values for ReferralStatus.
+const (
+	ReferralStatusAccepted  ReferralStatus = "accepted"
+	ReferralStatusCompleted ReferralStatus = "completed"
+	ReferralStatusDeclined  ReferralStatus = "declined"
+	ReferralStatusPending   ReferralStatus = "pending"
+	ReferralStatusRevoked   ReferralStatus = "revoked"
+	ReferralStatusWithdrawn ReferralStatus = "withdrawn"
+)
+
+// Valid indicates whether the value is a known member of the ReferralStatus enum.
+func (e ReferralStatus) Valid() bool {
+	switch e {
+	case ReferralStatusAccepted:
+		return true
+	case ReferralStatusCompleted:
+		return true
+	case ReferralStatusDeclined:
+		return true
+	case ReferralStatusPending:
+		return true
+	case ReferralStatusRevoked:
+		return true
+	case ReferralStatusWithdrawn:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReintegrationDetailsDimension.
 const (
 	Economic     ReintegrationDetailsDimension = "economic"
@@ -1064,22 +1094,22 @@ func (e Role) Valid() bool {
 
 // Defines values for ServiceStatus.
 const (
-	Cancelled  ServiceStatus = "cancelled"
-	Completed  ServiceStatus = "completed"
-	InProgress ServiceStatus = "in_progress"
-	Planned    ServiceStatus = "planned"
+	ServiceStatusCancelled  ServiceStatus = "cancelled"
+	ServiceStatusCompleted  ServiceStatus = "completed"
+	ServiceStatusInProgress ServiceStatus = "in_progress"
+	ServiceStatusPlanned    ServiceStatus = "planned"
 )
 
 // Valid indicates whether the value is a known member of the ServiceStatus enum.
 func (e ServiceStatus) Valid() bool {
 	switch e {
-	case Cancelled:
+	case ServiceStatusCancelled:
 		return true
-	case Completed:
+	case ServiceStatusCompleted:
 		return true
-	case InProgress:
+	case ServiceStatusInProgress:
 		return true
-	case Planned:
+	case ServiceStatusPlanned:
 		return true
 	default:
 		return false
@@ -1290,6 +1320,24 @@ func (e TraffickingStatus) Valid() bool {
 	}
 }
 
+// Defines values for ListReferralsParamsDirection.
+const (
+	Received ListReferralsParamsDirection = "received"
+	Sent     ListReferralsParamsDirection = "sent"
+)
+
+// Valid indicates whether the value is a known member of the ListReferralsParamsDirection enum.
+func (e ListReferralsParamsDirection) Valid() bool {
+	switch e {
+	case Received:
+		return true
+	case Sent:
+		return true
+	default:
+		return false
+	}
+}
+
 // AgeBroad CTDC age band.
 type AgeBroad string
 
@@ -1353,6 +1401,9 @@ type Case struct {
 	// encrypted at rest, never in a pseudonymised view, never repeated in
 	// history. In a pseudonymised view they are absent.
 	Person Person `json:"person"`
+
+	// Referred True when the caller sees this case because another organisation referred it to the caller's (accepted).
+	Referred *bool `json:"referred,omitempty"`
 
 	// Status Set by the server: `open` (registered, nothing delivered yet) → `active`
 	// (a service planned or under way) → `follow_up` (every service finished,
@@ -1859,7 +1910,10 @@ type Problem struct {
 	Errors *[]FieldError `json:"errors,omitempty"`
 
 	// Instance The request path.
-	Instance  *string `json:"instance,omitempty"`
+	Instance *string `json:"instance,omitempty"`
+
+	// Reason A machine-readable refinement of `code`, e.g. `referral_consent_missing` or `possible_duplicate`.
+	Reason    *string `json:"reason,omitempty"`
 	RequestId *string `json:"request_id,omitempty"`
 
 	// Status Example: 404
@@ -1934,6 +1988,49 @@ type PsychologicalServiceCreateType string
 
 // RecruiterRelationship defines model for RecruiterRelationship.
 type RecruiterRelationship string
+
+// Referral defines model for Referral.
+type Referral struct {
+	CaseId     openapi_types.UUID                    `json:"case_id"`
+	CaseNumber string                                `json:"case_number"`
+	CreatedAt  time.Time                             `json:"created_at"`
+	CreatedBy  openapi_types.UUID                    `json:"created_by"`
+	EndedAt    nullable.Nullable[time.Time]          `json:"ended_at,omitempty"`
+	EndedBy    nullable.Nullable[openapi_types.UUID] `json:"ended_by,omitempty"`
+
+	// EndedWhy `consent_withdrawn` when the person withdrew or refused the referral consent.
+	EndedWhy           nullable.Nullable[string] `json:"ended_why,omitempty"`
+	FromOrganizationId openapi_types.UUID        `json:"from_organization_id"`
+	Id                 openapi_types.UUID        `json:"id"`
+
+	// Reason Why the person is referred; shared with the recipient, encrypted at rest.
+	Reason       *string                               `json:"reason,omitempty"`
+	RespondedAt  nullable.Nullable[time.Time]          `json:"responded_at,omitempty"`
+	RespondedBy  nullable.Nullable[openapi_types.UUID] `json:"responded_by,omitempty"`
+	ServiceTypes []ServiceType                         `json:"service_types"`
+
+	// Status `pending` → `accepted` | `declined` | `withdrawn`; `accepted` → `completed` | `revoked`.
+	Status           ReferralStatus     `json:"status"`
+	ToOrganizationId openapi_types.UUID `json:"to_organization_id"`
+	UpdatedAt        time.Time          `json:"updated_at"`
+}
+
+// ReferralCreate defines model for ReferralCreate.
+type ReferralCreate struct {
+	CaseId           openapi_types.UUID `json:"case_id"`
+	Reason           *string            `json:"reason,omitempty"`
+	ServiceTypes     []ServiceType      `json:"service_types"`
+	ToOrganizationId openapi_types.UUID `json:"to_organization_id"`
+}
+
+// ReferralList defines model for ReferralList.
+type ReferralList struct {
+	Items      []Referral                `json:"items"`
+	NextCursor nullable.Nullable[string] `json:"next_cursor,omitempty"`
+}
+
+// ReferralStatus `pending` → `accepted` | `declined` | `withdrawn`; `accepted` → `completed` | `revoked`.
+type ReferralStatus string
 
 // RefreshRequest defines model for RefreshRequest.
 type RefreshRequest struct {
@@ -2552,6 +2649,39 @@ type UpdateOrganizationParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ListReferralsParams defines parameters for ListReferrals.
+type ListReferralsParams struct {
+	// Limit Page size (1 to 200).
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// UpdatedSince Only records changed at or after this time (RFC 3339).
+	UpdatedSince *UpdatedSince `form:"updated_since,omitempty" json:"updated_since,omitempty"`
+
+	// Direction Only referrals the caller's organisation sent, or received.
+	Direction *ListReferralsParamsDirection `form:"direction,omitempty" json:"direction,omitempty"`
+
+	// Status Only referrals in this status.
+	Status *ReferralStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// CaseId Only referrals of this case.
+	CaseId *openapi_types.UUID `form:"case_id,omitempty" json:"case_id,omitempty"`
+}
+
+// ListReferralsParamsDirection defines parameters for ListReferrals.
+type ListReferralsParamsDirection string
+
+// CreateReferralParams defines parameters for CreateReferral.
+type CreateReferralParams struct {
+	// IdempotencyKey A key the client makes up for one create (IETF Idempotency-Key draft).
+	// Replaying it with the same body returns the first response; with another
+	// body, 422; while the first is still running, 409. Keys are scoped to the
+	// caller and kept for 24 hours.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListUsersParams defines parameters for ListUsers.
 type ListUsersParams struct {
 	// Limit Page size (1 to 200).
@@ -2617,6 +2747,9 @@ type CreateOrganizationJSONRequestBody = OrganizationCreate
 
 // UpdateOrganizationJSONRequestBody defines body for UpdateOrganization for application/json ContentType.
 type UpdateOrganizationJSONRequestBody = OrganizationUpdate
+
+// CreateReferralJSONRequestBody defines body for CreateReferral for application/json ContentType.
+type CreateReferralJSONRequestBody = ReferralCreate
 
 // CreateUserJSONRequestBody defines body for CreateUser for application/json ContentType.
 type CreateUserJSONRequestBody = UserCreate
@@ -3335,6 +3468,30 @@ type ServerInterface interface {
 	// UpdateOrganization Change an organisation
 	// (PATCH /api/v1/organizations/{id})
 	UpdateOrganization(ctx echo.Context, id ID, params UpdateOrganizationParams) error
+	// ListReferrals List referrals sent and received
+	// (GET /api/v1/referrals)
+	ListReferrals(ctx echo.Context, params ListReferralsParams) error
+	// CreateReferral Refer a case to another organisation
+	// (POST /api/v1/referrals)
+	CreateReferral(ctx echo.Context, params CreateReferralParams) error
+	// GetReferral Read one referral
+	// (GET /api/v1/referrals/{id})
+	GetReferral(ctx echo.Context, id ID) error
+	// AcceptReferral Accept a referral
+	// (POST /api/v1/referrals/{id}/accept)
+	AcceptReferral(ctx echo.Context, id ID) error
+	// CompleteReferral Complete an accepted referral
+	// (POST /api/v1/referrals/{id}/complete)
+	CompleteReferral(ctx echo.Context, id ID) error
+	// DeclineReferral Decline a referral
+	// (POST /api/v1/referrals/{id}/decline)
+	DeclineReferral(ctx echo.Context, id ID) error
+	// RevokeReferral Revoke an accepted referral
+	// (POST /api/v1/referrals/{id}/revoke)
+	RevokeReferral(ctx echo.Context, id ID) error
+	// WithdrawReferral Withdraw a referral
+	// (POST /api/v1/referrals/{id}/withdraw)
+	WithdrawReferral(ctx echo.Context, id ID) error
 	// ListUsers List users
 	// (GET /api/v1/users)
 	ListUsers(ctx echo.Context, params ListUsersParams) error
@@ -4153,6 +4310,184 @@ func (w *ServerInterfaceWrapper) UpdateOrganization(ctx echo.Context) error {
 	return err
 }
 
+// ListReferrals converts echo context to params.
+func (w *ServerInterfaceWrapper) ListReferrals(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListReferralsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// ------------- Optional query parameter "updated_since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "updated_since", ctx.QueryParams(), &params.UpdatedSince, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter updated_since: %s", err))
+	}
+
+	// ------------- Optional query parameter "direction" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "direction", ctx.QueryParams(), &params.Direction, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter direction: %s", err))
+	}
+
+	// ------------- Optional query parameter "status" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "status", ctx.QueryParams(), &params.Status, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter status: %s", err))
+	}
+
+	// ------------- Optional query parameter "case_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "case_id", ctx.QueryParams(), &params.CaseId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter case_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListReferrals(ctx, params)
+	return err
+}
+
+// CreateReferral converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateReferral(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateReferralParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateReferral(ctx, params)
+	return err
+}
+
+// GetReferral converts echo context to params.
+func (w *ServerInterfaceWrapper) GetReferral(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetReferral(ctx, id)
+	return err
+}
+
+// AcceptReferral converts echo context to params.
+func (w *ServerInterfaceWrapper) AcceptReferral(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.AcceptReferral(ctx, id)
+	return err
+}
+
+// CompleteReferral converts echo context to params.
+func (w *ServerInterfaceWrapper) CompleteReferral(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CompleteReferral(ctx, id)
+	return err
+}
+
+// DeclineReferral converts echo context to params.
+func (w *ServerInterfaceWrapper) DeclineReferral(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeclineReferral(ctx, id)
+	return err
+}
+
+// RevokeReferral converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokeReferral(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokeReferral(ctx, id)
+	return err
+}
+
+// WithdrawReferral converts echo context to params.
+func (w *ServerInterfaceWrapper) WithdrawReferral(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "id" -------------
+	var id ID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "id", ctx.Param("id"), &id, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "uuid", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.WithdrawReferral(ctx, id)
+	return err
+}
+
 // ListUsers converts echo context to params.
 func (w *ServerInterfaceWrapper) ListUsers(ctx echo.Context) error {
 	var err error
@@ -4367,6 +4702,14 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/api/v1/cases/:id/notes", wrapper.CreateNote, options.OperationMiddlewares["createNote"]...)
 	router.GET(options.BaseURL+"/api/v1/cases/:id/history", wrapper.ListCaseHistory, options.OperationMiddlewares["listCaseHistory"]...)
 	router.GET(options.BaseURL+"/api/v1/audit-events", wrapper.ListAuditEvents, options.OperationMiddlewares["listAuditEvents"]...)
+	router.GET(options.BaseURL+"/api/v1/referrals", wrapper.ListReferrals, options.OperationMiddlewares["listReferrals"]...)
+	router.POST(options.BaseURL+"/api/v1/referrals", wrapper.CreateReferral, options.OperationMiddlewares["createReferral"]...)
+	router.GET(options.BaseURL+"/api/v1/referrals/:id", wrapper.GetReferral, options.OperationMiddlewares["getReferral"]...)
+	router.POST(options.BaseURL+"/api/v1/referrals/:id/accept", wrapper.AcceptReferral, options.OperationMiddlewares["acceptReferral"]...)
+	router.POST(options.BaseURL+"/api/v1/referrals/:id/decline", wrapper.DeclineReferral, options.OperationMiddlewares["declineReferral"]...)
+	router.POST(options.BaseURL+"/api/v1/referrals/:id/withdraw", wrapper.WithdrawReferral, options.OperationMiddlewares["withdrawReferral"]...)
+	router.POST(options.BaseURL+"/api/v1/referrals/:id/revoke", wrapper.RevokeReferral, options.OperationMiddlewares["revokeReferral"]...)
+	router.POST(options.BaseURL+"/api/v1/referrals/:id/complete", wrapper.CompleteReferral, options.OperationMiddlewares["completeReferral"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 
@@ -7496,6 +7839,1011 @@ func (response UpdateOrganizationdefaultApplicationProblemPlusJSONResponse) Visi
 	return err
 }
 
+type ListReferralsRequestObject struct {
+	Params ListReferralsParams
+}
+
+type ListReferralsResponseObject interface {
+	VisitListReferralsResponse(w http.ResponseWriter) error
+}
+
+type ListReferrals200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type ListReferrals200JSONResponse struct {
+	Body    ReferralList
+	Headers ListReferrals200ResponseHeaders
+}
+
+func (response ListReferrals200JSONResponse) VisitListReferralsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReferrals400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListReferrals400ApplicationProblemPlusJSONResponse) VisitListReferralsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReferrals401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response ListReferrals401ApplicationProblemPlusJSONResponse) VisitListReferralsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReferrals403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListReferrals403ApplicationProblemPlusJSONResponse) VisitListReferralsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListReferralsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListReferralsdefaultApplicationProblemPlusJSONResponse) VisitListReferralsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReferralRequestObject struct {
+	Params CreateReferralParams
+	Body   *CreateReferralJSONRequestBody
+}
+
+type CreateReferralResponseObject interface {
+	VisitCreateReferralResponse(w http.ResponseWriter) error
+}
+
+type CreateReferral201ResponseHeaders struct {
+	CacheControl *string
+	Location     *string
+}
+
+type CreateReferral201JSONResponse struct {
+	Body    Referral
+	Headers CreateReferral201ResponseHeaders
+}
+
+func (response CreateReferral201JSONResponse) VisitCreateReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReferral400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReferral400ApplicationProblemPlusJSONResponse) VisitCreateReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReferral401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReferral401ApplicationProblemPlusJSONResponse) VisitCreateReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReferral403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReferral403ApplicationProblemPlusJSONResponse) VisitCreateReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReferral404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReferral404ApplicationProblemPlusJSONResponse) VisitCreateReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReferral409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReferral409ApplicationProblemPlusJSONResponse) VisitCreateReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReferral422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateReferral422ApplicationProblemPlusJSONResponse) VisitCreateReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateReferraldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateReferraldefaultApplicationProblemPlusJSONResponse) VisitCreateReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReferralRequestObject struct {
+	Id ID `json:"id"`
+}
+
+type GetReferralResponseObject interface {
+	VisitGetReferralResponse(w http.ResponseWriter) error
+}
+
+type GetReferral200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type GetReferral200JSONResponse struct {
+	Body    Referral
+	Headers GetReferral200ResponseHeaders
+}
+
+func (response GetReferral200JSONResponse) VisitGetReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReferral400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetReferral400ApplicationProblemPlusJSONResponse) VisitGetReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReferral401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response GetReferral401ApplicationProblemPlusJSONResponse) VisitGetReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReferral403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetReferral403ApplicationProblemPlusJSONResponse) VisitGetReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReferral404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetReferral404ApplicationProblemPlusJSONResponse) VisitGetReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReferraldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetReferraldefaultApplicationProblemPlusJSONResponse) VisitGetReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AcceptReferralRequestObject struct {
+	Id ID `json:"id"`
+}
+
+type AcceptReferralResponseObject interface {
+	VisitAcceptReferralResponse(w http.ResponseWriter) error
+}
+
+type AcceptReferral200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type AcceptReferral200JSONResponse struct {
+	Body    Referral
+	Headers AcceptReferral200ResponseHeaders
+}
+
+func (response AcceptReferral200JSONResponse) VisitAcceptReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AcceptReferral400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response AcceptReferral400ApplicationProblemPlusJSONResponse) VisitAcceptReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AcceptReferral401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response AcceptReferral401ApplicationProblemPlusJSONResponse) VisitAcceptReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AcceptReferral403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response AcceptReferral403ApplicationProblemPlusJSONResponse) VisitAcceptReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AcceptReferral404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response AcceptReferral404ApplicationProblemPlusJSONResponse) VisitAcceptReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AcceptReferral409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response AcceptReferral409ApplicationProblemPlusJSONResponse) VisitAcceptReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AcceptReferraldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response AcceptReferraldefaultApplicationProblemPlusJSONResponse) VisitAcceptReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteReferralRequestObject struct {
+	Id ID `json:"id"`
+}
+
+type CompleteReferralResponseObject interface {
+	VisitCompleteReferralResponse(w http.ResponseWriter) error
+}
+
+type CompleteReferral200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type CompleteReferral200JSONResponse struct {
+	Body    Referral
+	Headers CompleteReferral200ResponseHeaders
+}
+
+func (response CompleteReferral200JSONResponse) VisitCompleteReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteReferral400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteReferral400ApplicationProblemPlusJSONResponse) VisitCompleteReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteReferral401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteReferral401ApplicationProblemPlusJSONResponse) VisitCompleteReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteReferral403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteReferral403ApplicationProblemPlusJSONResponse) VisitCompleteReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteReferral404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteReferral404ApplicationProblemPlusJSONResponse) VisitCompleteReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteReferral409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CompleteReferral409ApplicationProblemPlusJSONResponse) VisitCompleteReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CompleteReferraldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CompleteReferraldefaultApplicationProblemPlusJSONResponse) VisitCompleteReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeclineReferralRequestObject struct {
+	Id ID `json:"id"`
+}
+
+type DeclineReferralResponseObject interface {
+	VisitDeclineReferralResponse(w http.ResponseWriter) error
+}
+
+type DeclineReferral200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type DeclineReferral200JSONResponse struct {
+	Body    Referral
+	Headers DeclineReferral200ResponseHeaders
+}
+
+func (response DeclineReferral200JSONResponse) VisitDeclineReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeclineReferral400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeclineReferral400ApplicationProblemPlusJSONResponse) VisitDeclineReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeclineReferral401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response DeclineReferral401ApplicationProblemPlusJSONResponse) VisitDeclineReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeclineReferral403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeclineReferral403ApplicationProblemPlusJSONResponse) VisitDeclineReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeclineReferral404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeclineReferral404ApplicationProblemPlusJSONResponse) VisitDeclineReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeclineReferral409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeclineReferral409ApplicationProblemPlusJSONResponse) VisitDeclineReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeclineReferraldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeclineReferraldefaultApplicationProblemPlusJSONResponse) VisitDeclineReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeReferralRequestObject struct {
+	Id ID `json:"id"`
+}
+
+type RevokeReferralResponseObject interface {
+	VisitRevokeReferralResponse(w http.ResponseWriter) error
+}
+
+type RevokeReferral200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type RevokeReferral200JSONResponse struct {
+	Body    Referral
+	Headers RevokeReferral200ResponseHeaders
+}
+
+func (response RevokeReferral200JSONResponse) VisitRevokeReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeReferral400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeReferral400ApplicationProblemPlusJSONResponse) VisitRevokeReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeReferral401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeReferral401ApplicationProblemPlusJSONResponse) VisitRevokeReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeReferral403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeReferral403ApplicationProblemPlusJSONResponse) VisitRevokeReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeReferral404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeReferral404ApplicationProblemPlusJSONResponse) VisitRevokeReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeReferral409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeReferral409ApplicationProblemPlusJSONResponse) VisitRevokeReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeReferraldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response RevokeReferraldefaultApplicationProblemPlusJSONResponse) VisitRevokeReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WithdrawReferralRequestObject struct {
+	Id ID `json:"id"`
+}
+
+type WithdrawReferralResponseObject interface {
+	VisitWithdrawReferralResponse(w http.ResponseWriter) error
+}
+
+type WithdrawReferral200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type WithdrawReferral200JSONResponse struct {
+	Body    Referral
+	Headers WithdrawReferral200ResponseHeaders
+}
+
+func (response WithdrawReferral200JSONResponse) VisitWithdrawReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WithdrawReferral400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response WithdrawReferral400ApplicationProblemPlusJSONResponse) VisitWithdrawReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WithdrawReferral401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response WithdrawReferral401ApplicationProblemPlusJSONResponse) VisitWithdrawReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WithdrawReferral403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response WithdrawReferral403ApplicationProblemPlusJSONResponse) VisitWithdrawReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WithdrawReferral404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response WithdrawReferral404ApplicationProblemPlusJSONResponse) VisitWithdrawReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WithdrawReferral409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response WithdrawReferral409ApplicationProblemPlusJSONResponse) VisitWithdrawReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type WithdrawReferraldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response WithdrawReferraldefaultApplicationProblemPlusJSONResponse) VisitWithdrawReferralResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListUsersRequestObject struct {
 	Params ListUsersParams
 }
@@ -8219,6 +9567,30 @@ type StrictServerInterface interface {
 	// UpdateOrganization Change an organisation
 	// (PATCH /api/v1/organizations/{id})
 	UpdateOrganization(ctx context.Context, request UpdateOrganizationRequestObject) (UpdateOrganizationResponseObject, error)
+	// ListReferrals List referrals sent and received
+	// (GET /api/v1/referrals)
+	ListReferrals(ctx context.Context, request ListReferralsRequestObject) (ListReferralsResponseObject, error)
+	// CreateReferral Refer a case to another organisation
+	// (POST /api/v1/referrals)
+	CreateReferral(ctx context.Context, request CreateReferralRequestObject) (CreateReferralResponseObject, error)
+	// GetReferral Read one referral
+	// (GET /api/v1/referrals/{id})
+	GetReferral(ctx context.Context, request GetReferralRequestObject) (GetReferralResponseObject, error)
+	// AcceptReferral Accept a referral
+	// (POST /api/v1/referrals/{id}/accept)
+	AcceptReferral(ctx context.Context, request AcceptReferralRequestObject) (AcceptReferralResponseObject, error)
+	// CompleteReferral Complete an accepted referral
+	// (POST /api/v1/referrals/{id}/complete)
+	CompleteReferral(ctx context.Context, request CompleteReferralRequestObject) (CompleteReferralResponseObject, error)
+	// DeclineReferral Decline a referral
+	// (POST /api/v1/referrals/{id}/decline)
+	DeclineReferral(ctx context.Context, request DeclineReferralRequestObject) (DeclineReferralResponseObject, error)
+	// RevokeReferral Revoke an accepted referral
+	// (POST /api/v1/referrals/{id}/revoke)
+	RevokeReferral(ctx context.Context, request RevokeReferralRequestObject) (RevokeReferralResponseObject, error)
+	// WithdrawReferral Withdraw a referral
+	// (POST /api/v1/referrals/{id}/withdraw)
+	WithdrawReferral(ctx context.Context, request WithdrawReferralRequestObject) (WithdrawReferralResponseObject, error)
 	// ListUsers List users
 	// (GET /api/v1/users)
 	ListUsers(ctx context.Context, request ListUsersRequestObject) (ListUsersResponseObject, error)
@@ -9151,6 +10523,229 @@ func (sh *strictHandler) UpdateOrganization(ctx echo.Context, id ID, params Upda
 		return err
 	} else if validResponse, ok := response.(UpdateOrganizationResponseObject); ok {
 		return validResponse.VisitUpdateOrganizationResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListReferrals operation middleware
+func (sh *strictHandler) ListReferrals(ctx echo.Context, params ListReferralsParams) error {
+	var request ListReferralsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListReferrals(ctx.Request().Context(), request.(ListReferralsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListReferrals")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListReferralsResponseObject); ok {
+		return validResponse.VisitListReferralsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateReferral operation middleware
+func (sh *strictHandler) CreateReferral(ctx echo.Context, params CreateReferralParams) error {
+	var request CreateReferralRequestObject
+
+	request.Params = params
+
+	var body CreateReferralJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateReferral(ctx.Request().Context(), request.(CreateReferralRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateReferral")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateReferralResponseObject); ok {
+		return validResponse.VisitCreateReferralResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetReferral operation middleware
+func (sh *strictHandler) GetReferral(ctx echo.Context, id ID) error {
+	var request GetReferralRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReferral(ctx.Request().Context(), request.(GetReferralRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReferral")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetReferralResponseObject); ok {
+		return validResponse.VisitGetReferralResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// AcceptReferral operation middleware
+func (sh *strictHandler) AcceptReferral(ctx echo.Context, id ID) error {
+	var request AcceptReferralRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.AcceptReferral(ctx.Request().Context(), request.(AcceptReferralRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AcceptReferral")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(AcceptReferralResponseObject); ok {
+		return validResponse.VisitAcceptReferralResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CompleteReferral operation middleware
+func (sh *strictHandler) CompleteReferral(ctx echo.Context, id ID) error {
+	var request CompleteReferralRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CompleteReferral(ctx.Request().Context(), request.(CompleteReferralRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CompleteReferral")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CompleteReferralResponseObject); ok {
+		return validResponse.VisitCompleteReferralResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeclineReferral operation middleware
+func (sh *strictHandler) DeclineReferral(ctx echo.Context, id ID) error {
+	var request DeclineReferralRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeclineReferral(ctx.Request().Context(), request.(DeclineReferralRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeclineReferral")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeclineReferralResponseObject); ok {
+		return validResponse.VisitDeclineReferralResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokeReferral operation middleware
+func (sh *strictHandler) RevokeReferral(ctx echo.Context, id ID) error {
+	var request RevokeReferralRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeReferral(ctx.Request().Context(), request.(RevokeReferralRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeReferral")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokeReferralResponseObject); ok {
+		return validResponse.VisitRevokeReferralResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// WithdrawReferral operation middleware
+func (sh *strictHandler) WithdrawReferral(ctx echo.Context, id ID) error {
+	var request WithdrawReferralRequestObject
+
+	request.Id = id
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.WithdrawReferral(ctx.Request().Context(), request.(WithdrawReferralRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "WithdrawReferral")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(WithdrawReferralResponseObject); ok {
+		return validResponse.VisitWithdrawReferralResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

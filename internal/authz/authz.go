@@ -36,6 +36,7 @@ const (
 	ObjCaseHistory  = "case_history"
 	ObjNote         = "note"
 	ObjAuditEvent   = "audit_event"
+	ObjReferral     = "referral"
 
 	ActRead              = "read"
 	ActCreate            = "create"
@@ -44,6 +45,10 @@ const (
 	ActReopen            = "reopen"
 	ActWithdraw          = "withdraw"
 	ActReadPseudonymised = "read_pseudonymised"
+	// ActReadReferred and ActCreateReferred act on another organisation's
+	// case referred to (and accepted by) the caller's organisation.
+	ActReadReferred   = "read_referred"
+	ActCreateReferred = "create_referred"
 	ActManageAny         = "manage_any"
 )
 

@@ -106,6 +106,11 @@ var (
 //   - Consents, services and history follow the case; notes (identifying free
 //     text) only for the owning organisation's admin, caseworker and viewer.
 //   - Audit events: an NGO admin its own organisation's; IOM admins all.
+//   - Referrals: admins and caseworkers send and answer them (the service
+//     checks which side may do what); viewers read them. While accepted, the
+//     recipient's admins and caseworkers read the case and its services and
+//     record services (the *_referred actions); viewers and IOM-wide roles
+//     get nothing from a referral.
 var matrix = []struct {
 	obj, act string
 	allow    []persona
@@ -136,6 +141,17 @@ var matrix = []struct {
 	{authz.ObjCaseHistory, authz.ActReadPseudonymised, []persona{iomAdmin, iomCoordinator}},
 	{authz.ObjNote, authz.ActRead, []persona{ngoAdmin, ngoCaseworker, ngoViewer, iomCaseworker}},
 	{authz.ObjNote, authz.ActCreate, []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjCase, authz.ActReadReferred, []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjService, authz.ActReadReferred, []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjService, authz.ActCreateReferred, []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjService, "update_referred", []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjReferral, authz.ActRead, []persona{ngoAdmin, ngoCaseworker, ngoViewer, iomCaseworker}},
+	{authz.ObjReferral, authz.ActCreate, []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjReferral, "accept", []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjReferral, "decline", []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjReferral, "withdraw", []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjReferral, "revoke", []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
+	{authz.ObjReferral, "complete", []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
 	{authz.ObjAuditEvent, authz.ActRead, []persona{ngoAdmin, iomAdmin}},
 	{authz.ObjAuditEvent, authz.ActManageAny, []persona{iomAdmin}},
 }

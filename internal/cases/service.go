@@ -24,6 +24,9 @@ type Filter struct {
 	OrganizationID   string
 	OpenedFrom       *time.Time
 	OpenedTo         *time.Time
+	// ReferredTo adds the cases referred to this organisation (set by the
+	// service from the caller, never by clients).
+	ReferredTo string
 }
 
 // ChangeFunc changes a case loaded inside the store's transaction and
@@ -39,10 +42,16 @@ type Store interface {
 	Create(ctx context.Context, c Case, orgCode string, history []Change, ev audit.Event) (Case, error)
 	// Get returns one case with its identifying fields decrypted.
 	Get(ctx context.Context, scope tenant.Scope, id string) (Case, error)
-	// Owner returns the organisation that owns the case, without reading
-	// identifying data.
-	Owner(ctx context.Context, scope tenant.Scope, id string) (string, error)
-	// List returns up to r.Limit+1 cases in id order.
+	// Access returns the organisation that owns a case and whether an
+	// accepted referral shares it with orgID, without reading identifying
+	// data. NotFound when no such case exists.
+	Access(ctx context.Context, id, orgID string) (owner string, referred bool, err error)
+	// ReferredTo returns which of ids are shared with orgID by an accepted
+	// referral.
+	ReferredTo(ctx context.Context, ids []string, orgID string) (map[string]bool, error)
+	// List returns up to r.Limit+1 cases in id order: those in scope, and,
+	// when f.ReferredTo is set, those shared with that organisation by an
+	// accepted referral.
 	List(ctx context.Context, scope tenant.Scope, f Filter, r page.Request) ([]Case, error)
 	// Update loads the case, applies change, and stores it when the version
 	// still is version (0: any). PreconditionFailed on another version.
@@ -84,6 +93,7 @@ type Members interface {
 type View struct {
 	Case
 	Full     bool
+	Referred bool
 	Derived  Derived
 	Consents []ConsentState
 }
@@ -124,11 +134,13 @@ func (s *Service) checkPatch(ctx context.Context, orgID string, p Patch) error {
 }
 
 // Access is how the caller may see one case: in full (its own
-// organisation's) or pseudonymised.
+// organisation's, or shared with it by an accepted referral) or pseudonymised.
 type Access struct {
 	CaseID         string
 	OrganizationID string
 	Full           bool
+	// Referred: the caller sees the case through an accepted referral.
+	Referred bool
 }
 
 // Resolve returns the caller's read access to a case for obj (case,
@@ -137,40 +149,48 @@ type Access struct {
 func (s *Service) Resolve(ctx context.Context, caseID, obj string) (Access, error) {
 	own := s.authz.Allowed(ctx, obj, authz.ActRead)
 	anyOrg := s.authz.Allowed(ctx, obj, authz.ActReadPseudonymised)
-	if !own && !anyOrg {
+	referred := s.authz.Allowed(ctx, obj, authz.ActReadReferred)
+	if !own && !anyOrg && !referred {
 		return Access{}, s.authz.Require(ctx, obj, authz.ActRead)
 	}
 	p, _ := auth.PrincipalFrom(ctx)
-	scope := tenant.Org(p.OrgID)
-	if anyOrg {
-		scope = tenant.All()
-	}
-	orgID, err := s.store.Owner(ctx, scope, caseID)
+	owner, isReferred, err := s.store.Access(ctx, caseID, p.OrgID)
 	if err != nil {
 		return Access{}, err
 	}
-	if own && orgID == p.OrgID {
-		return Access{CaseID: caseID, OrganizationID: orgID, Full: true}, nil
-	}
-	if anyOrg {
-		return Access{CaseID: caseID, OrganizationID: orgID}, nil
+	switch {
+	case own && owner == p.OrgID:
+		return Access{CaseID: caseID, OrganizationID: owner, Full: true}, nil
+	case referred && isReferred:
+		return Access{CaseID: caseID, OrganizationID: owner, Full: true, Referred: true}, nil
+	case anyOrg:
+		return Access{CaseID: caseID, OrganizationID: owner}, nil
 	}
 	return Access{}, notFound()
 }
 
 // ResolveWrite returns the caller's write access to a case for obj and act:
-// only its own organisation's cases. Forbidden without the function;
-// NotFound for any case the caller's organisation does not own.
+// its own organisation's cases, and, where the policy grants act+"_referred",
+// cases referred to it. Forbidden without the function; NotFound for any
+// other case.
 func (s *Service) ResolveWrite(ctx context.Context, caseID, obj, act string) (Access, error) {
-	if err := s.authz.Require(ctx, obj, act); err != nil {
-		return Access{}, err
+	own := s.authz.Allowed(ctx, obj, act)
+	referred := s.authz.Allowed(ctx, obj, act+"_referred")
+	if !own && !referred {
+		return Access{}, s.authz.Require(ctx, obj, act)
 	}
 	p, _ := auth.PrincipalFrom(ctx)
-	orgID, err := s.store.Owner(ctx, tenant.Org(p.OrgID), caseID)
+	owner, isReferred, err := s.store.Access(ctx, caseID, p.OrgID)
 	if err != nil {
 		return Access{}, err
 	}
-	return Access{CaseID: caseID, OrganizationID: orgID, Full: true}, nil
+	switch {
+	case own && owner == p.OrgID:
+		return Access{CaseID: caseID, OrganizationID: owner, Full: true}, nil
+	case referred && isReferred:
+		return Access{CaseID: caseID, OrganizationID: owner, Full: true, Referred: true}, nil
+	}
+	return Access{}, notFound()
 }
 
 func notFound() error { return apperr.New(apperr.NotFound, "case not found") }
@@ -236,7 +256,9 @@ func (s *Service) Get(ctx context.Context, id string) (View, error) {
 	if err := s.audit.Record(ctx, readAction(acc.Full), "case", id, audit.Success); err != nil {
 		return View{}, err
 	}
-	return s.view(ctx, c, acc.Full)
+	v, err := s.view(ctx, c, acc.Full)
+	v.Referred = acc.Referred
+	return v, err
 }
 
 func readAction(full bool) string {
@@ -251,23 +273,44 @@ func readAction(full bool) string {
 func (s *Service) List(ctx context.Context, f Filter, r page.Request) ([]View, *string, error) {
 	own := s.authz.Allowed(ctx, authz.ObjCase, authz.ActRead)
 	anyOrg := s.authz.Allowed(ctx, authz.ObjCase, authz.ActReadPseudonymised)
-	if !own && !anyOrg {
+	referred := s.authz.Allowed(ctx, authz.ObjCase, authz.ActReadReferred)
+	if !own && !anyOrg && !referred {
 		return nil, nil, s.authz.Require(ctx, authz.ObjCase, authz.ActRead)
 	}
 	p, _ := auth.PrincipalFrom(ctx)
 	scope := tenant.Org(p.OrgID)
+	if !own {
+		scope = tenant.Scope{} // no own-organisation rows without the right to read them
+	}
 	if anyOrg {
 		scope = tenant.All()
+	}
+	f.ReferredTo = ""
+	if referred {
+		f.ReferredTo = p.OrgID
 	}
 	items, err := s.store.List(ctx, scope, f, r)
 	if err != nil {
 		return nil, nil, err
 	}
 	items, next := page.Trim(items, r.Limit, func(c Case) string { return c.ID })
+	shared := map[string]bool{}
+	if referred {
+		ids := make([]string, len(items))
+		for i, c := range items {
+			ids[i] = c.ID
+		}
+		if shared, err = s.store.ReferredTo(ctx, ids, p.OrgID); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := s.audit.Record(ctx, "case.list", "case", "", audit.Success); err != nil {
 		return nil, nil, err
 	}
-	views, err := s.views(ctx, items, func(c Case) bool { return own && c.OrganizationID == p.OrgID })
+	views, err := s.views(ctx, items, func(c Case) bool { return (own && c.OrganizationID == p.OrgID) || shared[c.ID] })
+	for i := range views {
+		views[i].Referred = views[i].OrganizationID != p.OrgID && shared[views[i].ID]
+	}
 	return views, next, err
 }
 

@@ -55,6 +55,9 @@ func caseBody(v cases.View) api.Case {
 	if v.Full {
 		out.View = api.CaseViewFull
 	}
+	if v.Referred {
+		out.Referred = &v.Referred
+	}
 	if c.AssignedTo != nil {
 		out.AssignedTo = nullable.NewNullableWithValue(uuid.MustParse(*c.AssignedTo))
 	} else {

@@ -1005,7 +1005,7 @@ func matrixRoleSets(roles []string) [][]string {
 // cost an argon2id hash each).
 func matrixResetCases(t testing.TB, db *store.DB) {
 	t.Helper()
-	for _, table := range []string{"consent_withdrawals", "consents", "services", "notes", "case_history", "case_documents", "case_exploitations", "cases"} {
+	for _, table := range []string{"referrals", "consent_withdrawals", "consents", "services", "notes", "case_history", "case_documents", "case_exploitations", "cases"} {
 		if _, err := db.SQL().ExecContext(context.Background(), "DELETE FROM "+table); err != nil {
 			t.Fatalf("reset %s: %v", table, err)
 		}

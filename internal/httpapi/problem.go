@@ -76,6 +76,9 @@ func errorHandler(log *slog.Logger, au *audit.Service) echo.HTTPErrorHandler {
 		if id := requestID(c); id != "" {
 			p.RequestId = &id
 		}
+		if ae.Reason != "" {
+			p.Reason = &ae.Reason
+		}
 		if len(ae.Fields) > 0 {
 			fields := make([]api.FieldError, len(ae.Fields))
 			for i, f := range ae.Fields {

@@ -24,6 +24,7 @@ import (
 	"github.com/casework/casework/internal/idempotency"
 	"github.com/casework/casework/internal/notes"
 	"github.com/casework/casework/internal/organizations"
+	"github.com/casework/casework/internal/referrals"
 	"github.com/casework/casework/internal/services"
 	"github.com/casework/casework/internal/users"
 )
@@ -44,6 +45,7 @@ type Deps struct {
 	Services      *services.ServiceLayer
 	Notes         *notes.Service
 	Audit         *audit.Service
+	Referrals     *referrals.Service
 	Idempotency   idempotency.Store
 	DB            Pinger
 	Logger        *slog.Logger

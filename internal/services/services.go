@@ -244,11 +244,17 @@ type Changes struct {
 // version. Status moves only forward (Conflict otherwise). Forbidden,
 // NotFound, Invalid, Conflict, PreconditionFailed.
 func (l *ServiceLayer) Update(ctx context.Context, caseID, id string, version int64, c Changes) (View, error) {
-	if _, err := l.cases.ResolveWrite(ctx, caseID, authz.ObjService, authz.ActUpdate); err != nil {
+	acc, err := l.cases.ResolveWrite(ctx, caseID, authz.ObjService, authz.ActUpdate)
+	if err != nil {
 		return View{}, err
 	}
+	p, _ := auth.PrincipalFrom(ctx)
 	now := l.now()
 	s, err := l.store.Update(ctx, caseID, id, version, func(s *Service) error {
+		if acc.Referred && s.ProviderOrganizationID != p.OrgID {
+			// A recipient changes only the services it provides.
+			return apperr.New(apperr.NotFound, "service not found")
+		}
 		if c.Status != nil && *c.Status != s.Status {
 			if !slices.Contains(transitions[s.Status], *c.Status) {
 				return apperr.New(apperr.Conflict, "a "+s.Status+" service cannot become "+*c.Status)

@@ -348,23 +348,50 @@ func (s *Cases) get(q *gorm.DB, scope tenant.Scope, id string, lock bool) (cases
 	return s.fromRow(row)
 }
 
-// Owner implements cases.Store.
-func (s *Cases) Owner(ctx context.Context, scope tenant.Scope, id string) (string, error) {
-	var orgs []string
-	err := scoped(s.db.gorm.WithContext(ctx).Table("cases"), scope, "organization_id").
-		Where("id = ?", id).Limit(1).Pluck("organization_id", &orgs).Error
+// referredSQL matches cases shared with an organisation (the ? parameter)
+// by an accepted referral.
+const referredSQL = "EXISTS (SELECT 1 FROM referrals r WHERE r.case_id = cases.id AND r.to_organization_id = ? AND r.status = 'accepted')"
+
+// Access implements cases.Store: one indexed query, on every request, so a
+// referral's end is enforced on the very next request by every instance.
+func (s *Cases) Access(ctx context.Context, id, orgID string) (string, bool, error) {
+	var rows []struct {
+		OrganizationID string
+		Referred       bool
+	}
+	err := s.db.gorm.WithContext(ctx).Raw("SELECT organization_id, "+referredSQL+" AS referred FROM cases WHERE id = ?", orgID, id).Scan(&rows).Error
 	if err != nil {
-		return "", translate(err, "case")
+		return "", false, translate(err, "case")
 	}
-	if len(orgs) == 0 {
-		return "", apperr.New(apperr.NotFound, "case not found")
+	if len(rows) == 0 {
+		return "", false, apperr.New(apperr.NotFound, "case not found")
 	}
-	return orgs[0], nil
+	return rows[0].OrganizationID, rows[0].Referred, nil
+}
+
+// ReferredTo implements cases.Store.
+func (s *Cases) ReferredTo(ctx context.Context, ids []string, orgID string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var shared []string
+	err := s.db.gorm.WithContext(ctx).Table("referrals").
+		Where("case_id IN ? AND to_organization_id = ? AND status = 'accepted'", ids, orgID).Pluck("case_id", &shared).Error
+	for _, id := range shared {
+		out[id] = true
+	}
+	return out, translate(err, "referral")
 }
 
 // List implements cases.Store.
 func (s *Cases) List(ctx context.Context, scope tenant.Scope, f cases.Filter, r page.Request) ([]cases.Case, error) {
-	q := scoped(s.db.gorm.WithContext(ctx), scope, "organization_id")
+	q := s.db.gorm.WithContext(ctx)
+	if f.ReferredTo != "" && !scope.IsAll() {
+		q = q.Where(scoped(s.db.gorm.Session(&gorm.Session{NewDB: true}), scope, "organization_id").Or(referredSQL, f.ReferredTo))
+	} else {
+		q = scoped(q, scope, "organization_id")
+	}
 	eq := func(col, v string) {
 		if v != "" {
 			q = q.Where(col+" = ?", v)

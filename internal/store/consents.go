@@ -121,6 +121,11 @@ func (s *Consents) Create(ctx context.Context, c consents.Consent, ev audit.Even
 		if err := tx.Create(&row).Error; err != nil {
 			return translate(err, "consent")
 		}
+		if c.Type == consents.TypeReferral && !c.Given {
+			if err := endReferralsForConsent(tx, c.CaseID, c.RecipientOrganizationID, c.RecordedBy); err != nil {
+				return err
+			}
+		}
 		if err := touchCase(tx, c.CaseID); err != nil {
 			return err
 		}
@@ -158,6 +163,10 @@ func (s *Consents) Withdraw(ctx context.Context, caseID, id string, on time.Time
 			return translate(err, "consent")
 		}
 		out = rows[0].domain()
+		if out.Type == consents.TypeReferral {
+			// Withdrawing referral consent ends the referrals it allowed.
+			return endReferralsForConsent(tx, caseID, out.RecipientOrganizationID, by)
+		}
 		return nil
 	})
 	return out, err
