@@ -1290,6 +1290,21 @@ func (e TokenResponseTokenType) Valid() bool {
 	}
 }
 
+// Defines values for TombstoneDeleted.
+const (
+	True TombstoneDeleted = true
+)
+
+// Valid indicates whether the value is a known member of the TombstoneDeleted enum.
+func (e TombstoneDeleted) Valid() bool {
+	switch e {
+	case True:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TraffickingStatus.
 const (
 	TraffickingStatusActual       TraffickingStatus = "actual"
@@ -1443,8 +1458,17 @@ type CaseCreate struct {
 
 // CaseList defines model for CaseList.
 type CaseList struct {
-	Items      []Case                    `json:"items"`
+	// Items Cases in id order. With `updated_since`, the feed also holds a
+	// tombstone for each case the caller lost access to in that time
+	// (a referral to the caller's organisation revoked or completed), so
+	// a client app can drop its local copy.
+	Items      []CaseList_Items_Item     `json:"items"`
 	NextCursor nullable.Nullable[string] `json:"next_cursor,omitempty"`
+}
+
+// CaseList_Items_Item defines model for CaseList.items.Item.
+type CaseList_Items_Item struct {
+	union json.RawMessage
 }
 
 // CaseStatus Set by the server: `open` (registered, nothing delivered yet) → `active`
@@ -2316,6 +2340,16 @@ type TokenResponse struct {
 // TokenResponseTokenType defines model for TokenResponse.TokenType.
 type TokenResponseTokenType string
 
+// Tombstone A record the caller no longer sees (deleted, or access ended).
+type Tombstone struct {
+	Deleted   TombstoneDeleted   `json:"deleted"`
+	Id        openapi_types.UUID `json:"id"`
+	UpdatedAt time.Time          `json:"updated_at"`
+}
+
+// TombstoneDeleted defines model for Tombstone.Deleted.
+type TombstoneDeleted bool
+
 // Trafficking defines model for Trafficking.
 type Trafficking struct {
 	// CountryOfExploitation ISO 3166-1 alpha-2 country code, or an unknown code.
@@ -2520,7 +2554,7 @@ type ListCasesParams struct {
 	// OpenedTo Only cases opened on or before this date.
 	OpenedTo *openapi_types.Date `form:"opened_to,omitempty" json:"opened_to,omitempty"`
 
-	// OrganizationId Only cases of this organisation (IOM coordinators and admins).
+	// OrganizationId Only cases of this organisation (IOM coordinators and admins; recipients of referrals).
 	OrganizationId *openapi_types.UUID `form:"organization_id,omitempty" json:"organization_id,omitempty"`
 }
 
@@ -2756,6 +2790,68 @@ type CreateUserJSONRequestBody = UserCreate
 
 // UpdateUserJSONRequestBody defines body for UpdateUser for application/json ContentType.
 type UpdateUserJSONRequestBody = UserUpdate
+
+// AsCase returns the union data inside the CaseList_Items_Item as a Case
+func (t CaseList_Items_Item) AsCase() (Case, error) {
+	var body Case
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCase overwrites any union data inside the CaseList_Items_Item as the provided Case
+func (t *CaseList_Items_Item) FromCase(v Case) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCase performs a merge with any union data inside the CaseList_Items_Item, using the provided Case
+func (t *CaseList_Items_Item) MergeCase(v Case) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsTombstone returns the union data inside the CaseList_Items_Item as a Tombstone
+func (t CaseList_Items_Item) AsTombstone() (Tombstone, error) {
+	var body Tombstone
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromTombstone overwrites any union data inside the CaseList_Items_Item as the provided Tombstone
+func (t *CaseList_Items_Item) FromTombstone(v Tombstone) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeTombstone performs a merge with any union data inside the CaseList_Items_Item, using the provided Tombstone
+func (t *CaseList_Items_Item) MergeTombstone(v Tombstone) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t CaseList_Items_Item) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *CaseList_Items_Item) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // AsShelterService returns the union data inside the Service as a ShelterService
 func (t Service) AsShelterService() (ShelterService, error) {

@@ -2,6 +2,7 @@ package cases
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +50,10 @@ type Store interface {
 	// ReferredTo returns which of ids are shared with orgID by an accepted
 	// referral.
 	ReferredTo(ctx context.Context, ids []string, orgID string) (map[string]bool, error)
+	// LostReferrals returns, in id order after r.After, the cases whose
+	// referral to orgID ended (revoked or completed) at or after
+	// r.UpdatedSince and that orgID no longer sees.
+	LostReferrals(ctx context.Context, orgID string, r page.Request) ([]Tombstone, error)
 	// List returns up to r.Limit+1 cases in id order: those in scope, and,
 	// when f.ReferredTo is set, those shared with that organisation by an
 	// accepted referral.
@@ -87,6 +92,26 @@ type OrgCodes interface {
 // case can only be assigned to one).
 type Members interface {
 	IsActiveMember(ctx context.Context, orgID, userID string) (bool, error)
+}
+
+// Tombstone is a case the caller lost access to: sync clients drop it.
+type Tombstone struct {
+	ID        string
+	UpdatedAt time.Time
+}
+
+// Item is one entry of a case feed: a case or a tombstone.
+type Item struct {
+	View      *View
+	Tombstone *Tombstone
+}
+
+// ID is the case id of the entry.
+func (i Item) ID() string {
+	if i.Tombstone != nil {
+		return i.Tombstone.ID
+	}
+	return i.View.ID
 }
 
 // View is a case as one caller may see it.
@@ -269,8 +294,10 @@ func readAction(full bool) string {
 }
 
 // List returns a page of the cases the caller may see, each in full or
-// pseudonymised form, and audits the read. Forbidden.
-func (s *Service) List(ctx context.Context, f Filter, r page.Request) ([]View, *string, error) {
+// pseudonymised form, and audits the read. With r.UpdatedSince, the page
+// also holds tombstones for cases whose referral to the caller's
+// organisation ended since. Forbidden.
+func (s *Service) List(ctx context.Context, f Filter, r page.Request) ([]Item, *string, error) {
 	own := s.authz.Allowed(ctx, authz.ObjCase, authz.ActRead)
 	anyOrg := s.authz.Allowed(ctx, authz.ObjCase, authz.ActReadPseudonymised)
 	referred := s.authz.Allowed(ctx, authz.ObjCase, authz.ActReadReferred)
@@ -293,6 +320,12 @@ func (s *Service) List(ctx context.Context, f Filter, r page.Request) ([]View, *
 	if err != nil {
 		return nil, nil, err
 	}
+	var lost []Tombstone
+	if referred && r.UpdatedSince != nil && f == (Filter{ReferredTo: p.OrgID}) {
+		if lost, err = s.store.LostReferrals(ctx, p.OrgID, r); err != nil {
+			return nil, nil, err
+		}
+	}
 	items, next := page.Trim(items, r.Limit, func(c Case) string { return c.ID })
 	shared := map[string]bool{}
 	if referred {
@@ -308,10 +341,30 @@ func (s *Service) List(ctx context.Context, f Filter, r page.Request) ([]View, *
 		return nil, nil, err
 	}
 	views, err := s.views(ctx, items, func(c Case) bool { return (own && c.OrganizationID == p.OrgID) || shared[c.ID] })
+	if err != nil {
+		return nil, nil, err
+	}
+	feed := make([]Item, 0, len(views)+len(lost))
 	for i := range views {
 		views[i].Referred = views[i].OrganizationID != p.OrgID && shared[views[i].ID]
+		feed = append(feed, Item{View: &views[i]})
 	}
-	return views, next, err
+	if len(lost) == 0 {
+		return feed, next, nil
+	}
+	// Merge the tombstones into the id order; a full page of cases ends
+	// where the next page will resume.
+	for i := range lost {
+		if next == nil || lost[i].ID <= items[len(items)-1].ID {
+			feed = append(feed, Item{Tombstone: &lost[i]})
+		}
+	}
+	slices.SortFunc(feed, func(a, b Item) int { return strings.Compare(a.ID(), b.ID()) })
+	feed, more := page.Trim(feed, r.Limit, Item.ID)
+	if more != nil {
+		next = more
+	}
+	return feed, next, nil
 }
 
 // Update changes the person, profile, assignment or opening date of one of

@@ -146,9 +146,16 @@ func (h *handlers) ListCases(ctx context.Context, req api.ListCasesRequestObject
 	if err != nil {
 		return nil, err
 	}
-	body := api.CaseList{Items: make([]api.Case, len(items)), NextCursor: nextCursor(next)}
-	for i, v := range items {
-		body.Items[i] = caseBody(v)
+	body := api.CaseList{Items: make([]api.CaseList_Items_Item, len(items)), NextCursor: nextCursor(next)}
+	for i, it := range items {
+		if it.Tombstone != nil {
+			err = body.Items[i].FromTombstone(api.Tombstone{Id: uuid.MustParse(it.Tombstone.ID), Deleted: true, UpdatedAt: it.Tombstone.UpdatedAt})
+		} else {
+			err = body.Items[i].FromCase(caseBody(*it.View))
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	return api.ListCases200JSONResponse{Body: body, Headers: api.ListCases200ResponseHeaders{CacheControl: &noStore}}, nil
 }

@@ -369,6 +369,39 @@ func (s *Cases) Access(ctx context.Context, id, orgID string) (string, bool, err
 	return rows[0].OrganizationID, rows[0].Referred, nil
 }
 
+// LostReferrals implements cases.Store.
+func (s *Cases) LostReferrals(ctx context.Context, orgID string, r page.Request) ([]cases.Tombstone, error) {
+	var rows []struct {
+		CaseID  string
+		EndedAt time.Time
+	}
+	err := s.db.gorm.WithContext(ctx).Raw(`
+		SELECT r.case_id, r.ended_at FROM referrals r
+		WHERE r.to_organization_id = ? AND r.status IN ('revoked', 'completed') AND r.ended_at >= ? AND r.case_id > ?
+		  AND NOT EXISTS (SELECT 1 FROM referrals a WHERE a.case_id = r.case_id AND a.to_organization_id = ? AND a.status = 'accepted')
+		  AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = r.case_id AND c.organization_id = ?)
+		ORDER BY r.case_id`, orgID, *r.UpdatedSince, r.After, orgID, orgID).Scan(&rows).Error
+	if err != nil {
+		return nil, translate(err, "referral")
+	}
+	var out []cases.Tombstone
+	for _, row := range rows {
+		t := cases.Tombstone{ID: row.CaseID, UpdatedAt: row.EndedAt.UTC()}
+		switch {
+		case len(out) > 0 && out[len(out)-1].ID == t.ID:
+			if t.UpdatedAt.After(out[len(out)-1].UpdatedAt) {
+				out[len(out)-1] = t
+			}
+		default:
+			out = append(out, t)
+		}
+		if len(out) > r.Limit+1 {
+			return out[:r.Limit+1], nil
+		}
+	}
+	return out, nil
+}
+
 // ReferredTo implements cases.Store.
 func (s *Cases) ReferredTo(ctx context.Context, ids []string, orgID string) (map[string]bool, error) {
 	out := map[string]bool{}
