@@ -18,6 +18,7 @@ import (
 	"github.com/casework/casework/internal/cases"
 	"github.com/casework/casework/internal/consents"
 	"github.com/casework/casework/internal/organizations"
+	"github.com/casework/casework/internal/referrals"
 	"github.com/casework/casework/internal/services"
 	"github.com/casework/casework/internal/store"
 	"github.com/casework/casework/internal/users"
@@ -46,7 +47,7 @@ var (
 
 // Load creates the demo organisations, users and cases through a, and prints
 // the demo sign-ins to out. Conflict when the demo data is already there.
-func Load(ctx context.Context, a *app.App, cases int, out io.Writer) error {
+func Load(ctx context.Context, a *app.App, n int, out io.Writer) error {
 	if _, err := a.OrgStore.ByCode(ctx, partners[0].code); err == nil {
 		return apperr.New(apperr.Conflict, "the demo data is already loaded")
 	}
@@ -104,13 +105,25 @@ func Load(ctx context.Context, a *app.App, cases int, out io.Writer) error {
 		}
 		ctxs[i] = auth.WithPrincipal(ctx, p)
 	}
-	for i := 0; i < cases; i++ {
-		if err := addCase(ctxs[rng.IntN(len(ctxs))], a, rng); err != nil {
+	referred := 0
+	for i := 0; i < n; i++ {
+		owner := rng.IntN(len(ctxs))
+		v, err := addCase(ctxs[owner], a, rng)
+		if err != nil {
 			return fmt.Errorf("demo case %d: %w", i+1, err)
 		}
+		// One open case in ten is referred to another partner; the
+		// caseworkers come in pairs per partner.
+		if v.Status != cases.StatusClosed && rng.IntN(10) == 0 {
+			to := (owner/2 + 1 + rng.IntN(len(partners)-1)) % len(partners)
+			if err := addReferral(ctxs[owner], ctxs[to*2], a, rng, v); err != nil {
+				return fmt.Errorf("demo referral of case %d: %w", i+1, err)
+			}
+			referred++
+		}
 	}
-	fmt.Fprintf(out, "\nDemo data loaded: %d partner organisations, %d cases.\nEvery demo user signs in with the password\n\n    %s\n\n",
-		len(partners), cases, password)
+	fmt.Fprintf(out, "\nDemo data loaded: %d partner organisations, %d cases (%d referred).\nEvery demo user signs in with the password\n\n    %s\n\n",
+		len(partners), n, referred, password)
 	for _, l := range logins {
 		fmt.Fprintln(out, l)
 	}
@@ -132,8 +145,33 @@ func pick[T any](rng *rand.Rand, xs []T) T { return xs[rng.IntN(len(xs))] }
 
 func ptr[T any](v T) *T { return &v }
 
+// addReferral refers a case, with the person's consent, from the owner to a
+// recipient partner, which accepts most referrals and records a service.
+func addReferral(owner, recipient context.Context, a *app.App, rng *rand.Rand, v cases.View) error {
+	rp, _ := auth.PrincipalFrom(recipient)
+	if _, err := a.Consents.Create(owner, v.ID, consents.NewConsent{Type: consents.TypeReferral, Given: true, RecipientOrganizationID: rp.OrgID}); err != nil {
+		return err
+	}
+	r, err := a.Referrals.Create(owner, referrals.NewReferral{
+		CaseID: v.ID, ToOrganizationID: rp.OrgID, ServiceTypes: []string{pick(rng, []string{"shelter", "medical", "psychological"})},
+		Reason: "Needs services the referring partner cannot provide (demo).",
+	})
+	if err != nil || rng.IntN(4) == 0 {
+		return err // a quarter stay pending
+	}
+	if _, err := a.Referrals.Act(recipient, r.ID, referrals.ActAccept); err != nil {
+		return err
+	}
+	start := cases.Date(time.Now())
+	_, err = a.Services.Create(recipient, v.ID, services.NewServiceInput{
+		Type: r.ServiceTypes[0], Status: services.StatusInProgress, StartedOn: &start, FundingProject: pick(rng, funding),
+		Details: map[string]any{},
+	})
+	return err
+}
+
 // addCase registers one fictional person with consents and services.
-func addCase(ctx context.Context, a *app.App, rng *rand.Rand) error {
+func addCase(ctx context.Context, a *app.App, rng *rand.Rand) (cases.View, error) {
 	today := cases.Date(time.Now())
 	opened := today.AddDate(0, 0, -rng.IntN(3*365))
 	identified := opened.AddDate(0, 0, -rng.IntN(20))
@@ -161,29 +199,27 @@ func addCase(ctx context.Context, a *app.App, rng *rand.Rand) error {
 	}
 	v, err := a.Cases.Create(ctx, patch, true)
 	if err != nil {
-		return err
+		return v, err
 	}
 	for _, typ := range []string{"assistance", "data_processing", consents.TypeResearchAnonymised} {
 		if typ == consents.TypeResearchAnonymised && rng.IntN(3) == 0 {
 			continue
 		}
 		if _, err := a.Consents.Create(ctx, v.ID, consents.NewConsent{Type: typ, Given: true, RecordedOn: &opened}); err != nil {
-			return err
+			return v, err
 		}
 	}
 	n := 1 + rng.IntN(3)
 	for j := 0; j < n; j++ {
 		if err := addService(ctx, a, rng, v.ID, opened, today); err != nil {
-			return err
+			return v, err
 		}
 	}
 	if opened.Before(today.AddDate(0, -6, 0)) && rng.IntN(2) == 0 {
 		closed := opened.AddDate(0, 3+rng.IntN(3), 0)
-		if _, err := a.Cases.Close(ctx, v.ID, pick(rng, []string{"goals_achieved", "returned_to_origin", "lost_contact", "relocated"}), &closed); err != nil {
-			return err
-		}
+		v, err = a.Cases.Close(ctx, v.ID, pick(rng, []string{"goals_achieved", "returned_to_origin", "lost_contact", "relocated"}), &closed)
 	}
-	return nil
+	return v, err
 }
 
 func addService(ctx context.Context, a *app.App, rng *rand.Rand, caseID string, opened, today time.Time) error {
