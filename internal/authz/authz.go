@@ -49,7 +49,7 @@ const (
 	// case referred to (and accepted by) the caller's organisation.
 	ActReadReferred   = "read_referred"
 	ActCreateReferred = "create_referred"
-	ActManageAny         = "manage_any"
+	ActManageAny      = "manage_any"
 )
 
 //go:embed model.conf
