@@ -94,6 +94,20 @@ type Members interface {
 	IsActiveMember(ctx context.Context, orgID, userID string) (bool, error)
 }
 
+// shareWith marks v as seen through a referral to orgID, and keeps only the
+// consents that concern no recipient or that recipient: a recipient does not
+// learn of referrals to other organisations.
+func (v *View) shareWith(orgID string) {
+	v.Referred = true
+	kept := v.Consents[:0:0]
+	for _, c := range v.Consents {
+		if c.RecipientOrganizationID == "" || c.RecipientOrganizationID == orgID {
+			kept = append(kept, c)
+		}
+	}
+	v.Consents = kept
+}
+
 // Tombstone is a case the caller lost access to: sync clients drop it.
 type Tombstone struct {
 	ID        string
@@ -282,7 +296,10 @@ func (s *Service) Get(ctx context.Context, id string) (View, error) {
 		return View{}, err
 	}
 	v, err := s.view(ctx, c, acc.Full)
-	v.Referred = acc.Referred
+	if acc.Referred {
+		p, _ := auth.PrincipalFrom(ctx)
+		v.shareWith(p.OrgID)
+	}
 	return v, err
 }
 
@@ -346,7 +363,9 @@ func (s *Service) List(ctx context.Context, f Filter, r page.Request) ([]Item, *
 	}
 	feed := make([]Item, 0, len(views)+len(lost))
 	for i := range views {
-		views[i].Referred = views[i].OrganizationID != p.OrgID && shared[views[i].ID]
+		if views[i].OrganizationID != p.OrgID && shared[views[i].ID] {
+			views[i].shareWith(p.OrgID)
+		}
 		feed = append(feed, Item{View: &views[i]})
 	}
 	if len(lost) == 0 {

@@ -82,7 +82,10 @@ func (h *handlers) GetReferral(ctx context.Context, req api.GetReferralRequestOb
 // act runs one referral action and renders the result.
 func (h *handlers) act(ctx context.Context, id uuid.UUID, action string) (api.Referral, error) {
 	r, err := h.deps.Referrals.Act(ctx, id.String(), action)
-	return referralBody(r), err
+	if err != nil {
+		return api.Referral{}, err
+	}
+	return referralBody(r), nil
 }
 
 func (h *handlers) AcceptReferral(ctx context.Context, req api.AcceptReferralRequestObject) (api.AcceptReferralResponseObject, error) {

@@ -56,7 +56,7 @@ type caseRow struct {
 	Version               int64
 	CreatedBy             string
 	CreatedAt             time.Time
-	UpdatedAt             time.Time
+	UpdatedAt             time.Time `gorm:"autoUpdateTime:false"` // set by the service, stored as returned
 }
 
 func (caseRow) TableName() string { return "cases" }
@@ -375,12 +375,16 @@ func (s *Cases) LostReferrals(ctx context.Context, orgID string, r page.Request)
 		CaseID  string
 		EndedAt time.Time
 	}
-	err := s.db.gorm.WithContext(ctx).Raw(`
-		SELECT r.case_id, r.ended_at FROM referrals r
-		WHERE r.to_organization_id = ? AND r.status IN ('revoked', 'completed') AND r.ended_at >= ? AND r.case_id > ?
+	sql := `SELECT r.case_id, r.ended_at FROM referrals r
+		WHERE r.to_organization_id = ? AND r.status IN ('revoked', 'completed') AND r.ended_at >= ?
 		  AND NOT EXISTS (SELECT 1 FROM referrals a WHERE a.case_id = r.case_id AND a.to_organization_id = ? AND a.status = 'accepted')
-		  AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = r.case_id AND c.organization_id = ?)
-		ORDER BY r.case_id`, orgID, *r.UpdatedSince, r.After, orgID, orgID).Scan(&rows).Error
+		  AND NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = r.case_id AND c.organization_id = ?)`
+	args := []any{orgID, *r.UpdatedSince, orgID, orgID}
+	if r.After != "" {
+		sql += " AND r.case_id > ?"
+		args = append(args, r.After)
+	}
+	err := s.db.gorm.WithContext(ctx).Raw(sql+" ORDER BY r.case_id", args...).Scan(&rows).Error
 	if err != nil {
 		return nil, translate(err, "referral")
 	}

@@ -122,7 +122,7 @@ func (s *Consents) Create(ctx context.Context, c consents.Consent, ev audit.Even
 			return translate(err, "consent")
 		}
 		if c.Type == consents.TypeReferral && !c.Given {
-			if err := endReferralsForConsent(tx, c.CaseID, c.RecipientOrganizationID, c.RecordedBy); err != nil {
+			if err := endReferralsForConsent(tx, c.CaseID, c.RecipientOrganizationID, c.RecordedBy, ev); err != nil {
 				return err
 			}
 		}
@@ -165,7 +165,7 @@ func (s *Consents) Withdraw(ctx context.Context, caseID, id string, on time.Time
 		out = rows[0].domain()
 		if out.Type == consents.TypeReferral {
 			// Withdrawing referral consent ends the referrals it allowed.
-			return endReferralsForConsent(tx, caseID, out.RecipientOrganizationID, by)
+			return endReferralsForConsent(tx, caseID, out.RecipientOrganizationID, by, ev)
 		}
 		return nil
 	})

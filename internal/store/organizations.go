@@ -21,7 +21,7 @@ type organizationRow struct {
 	Active    bool
 	Version   int64
 	CreatedAt time.Time
-	UpdatedAt time.Time
+	UpdatedAt time.Time `gorm:"autoUpdateTime:false"` // set by the service
 }
 
 func (organizationRow) TableName() string { return "organizations" }

@@ -224,15 +224,33 @@ func (s *Referrals) Transition(ctx context.Context, orgID, id, from, to, by stri
 
 // endReferralsForConsent ends a case's referrals to recipient when the
 // person withdraws or refuses referral consent to it: accepted ones are
-// revoked, pending ones withdrawn, in the consent's transaction.
-func endReferralsForConsent(tx *gorm.DB, caseID, recipient, by string) error {
+// revoked, pending ones withdrawn, each with its own audit event, in the
+// consent's transaction. ev is the consent's event (caller and origin).
+func endReferralsForConsent(tx *gorm.DB, caseID, recipient, by string, ev audit.Event) error {
+	var rows []struct {
+		ID     string
+		Status string
+	}
+	err := tx.Raw("SELECT id, status FROM referrals WHERE case_id = ? AND to_organization_id = ? AND status IN (?, ?)",
+		caseID, recipient, referrals.StatusAccepted, referrals.StatusPending).Scan(&rows).Error
+	if err != nil {
+		return translate(err, "referral")
+	}
 	now := Now()
-	for from, to := range map[string]string{referrals.StatusAccepted: referrals.StatusRevoked, referrals.StatusPending: referrals.StatusWithdrawn} {
+	for _, r := range rows {
+		to, action := referrals.StatusRevoked, "referral.revoke"
+		if r.Status == referrals.StatusPending {
+			to, action = referrals.StatusWithdrawn, "referral.withdraw"
+		}
 		err := tx.Exec(`UPDATE referrals SET status = ?, ended_why = 'consent_withdrawn', ended_by = ?, ended_at = ?,
-			version = version + 1, updated_at = ? WHERE case_id = ? AND to_organization_id = ? AND status = ?`,
-			to, by, now, now, caseID, recipient, from).Error
+			version = version + 1, updated_at = ? WHERE id = ? AND status = ?`, to, by, now, now, r.ID, r.Status).Error
 		if err != nil {
 			return translate(err, "referral")
+		}
+		e := ev
+		e.Action, e.ObjectType, e.ObjectID = action, "referral", r.ID
+		if err := insertAudit(tx, e); err != nil {
+			return err
 		}
 	}
 	return nil

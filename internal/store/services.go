@@ -37,7 +37,7 @@ type serviceRow struct {
 	Version                int64
 	RecordedBy             string
 	CreatedAt              time.Time
-	UpdatedAt              time.Time
+	UpdatedAt              time.Time `gorm:"autoUpdateTime:false"` // set by the service, stored as returned
 }
 
 func (serviceRow) TableName() string { return "services" }

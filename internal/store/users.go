@@ -24,7 +24,7 @@ type userRow struct {
 	Locale         string
 	Version        int64
 	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	UpdatedAt      time.Time `gorm:"autoUpdateTime:false"` // set by the service
 }
 
 func (userRow) TableName() string { return "users" }
