@@ -199,10 +199,7 @@ func casesMustGet(t testing.TB, env *apptest.Env, as *apptest.Caller, id string)
 // casesPatch sends a PATCH with If-Match etag ("" sends none).
 func casesPatch(t testing.TB, env *apptest.Env, as *apptest.Caller, id, etag string, body any) *apptest.Response {
 	t.Helper()
-	if etag == "" {
-		return env.Do(t, http.MethodPatch, casesPath(id), as, body)
-	}
-	return env.Do(t, http.MethodPatch, casesPath(id), as, body, "If-Match", etag)
+	return patchIfMatch(t, env, as, casesPath(id), etag, body)
 }
 
 // casesMustPatch reads the case's ETag, patches it and fails unless 200.
@@ -325,39 +322,6 @@ func casesListIDs(t testing.TB, env *apptest.Env, as *apptest.Caller, q url.Valu
 	return nil
 }
 
-// casesAudit reads every audit event matching q as the IOM admin.
-func casesAudit(t testing.TB, env *apptest.Env, q url.Values) []casesAuditEvent {
-	t.Helper()
-	var out []casesAuditEvent
-	cursor := ""
-	for range 100 {
-		pq := url.Values{}
-		for k, v := range q {
-			pq[k] = v
-		}
-		pq.Set("limit", "200")
-		if cursor != "" {
-			pq.Set("cursor", cursor)
-		}
-		res := env.Do(t, http.MethodGet, "/api/v1/audit-events?"+pq.Encode(), env.Admin, nil)
-		if res.Status != http.StatusOK {
-			t.Fatalf("audit events %v: %d %s", pq, res.Status, res.Body)
-		}
-		var page struct {
-			Items      []casesAuditEvent `json:"items"`
-			NextCursor *string           `json:"next_cursor"`
-		}
-		res.Decode(t, &page)
-		out = append(out, page.Items...)
-		if page.NextCursor == nil || *page.NextCursor == "" {
-			return out
-		}
-		cursor = *page.NextCursor
-	}
-	t.Fatalf("audit events %v: too many pages", q)
-	return nil
-}
-
 // casesAuditWith keeps the events of action.
 func casesAuditWith(es []casesAuditEvent, action string) []casesAuditEvent {
 	var out []casesAuditEvent
@@ -433,13 +397,6 @@ func casesRandom() string {
 	return hex.EncodeToString(b)
 }
 
-func casesStr(p *string) string {
-	if p == nil {
-		return "<nil>"
-	}
-	return *p
-}
-
 func casesInt(p *int) string {
 	if p == nil {
 		return "<nil>"
@@ -452,14 +409,6 @@ func casesBool(p *bool) string {
 		return "<nil>"
 	}
 	return strconv.FormatBool(*p)
-}
-
-// casesSameSet reports whether got holds exactly the ids of want, each once.
-func casesSameSet(got, want []string) bool {
-	g, w := slices.Clone(got), slices.Clone(want)
-	slices.Sort(g)
-	slices.Sort(w)
-	return slices.Equal(g, w)
 }
 
 // ---------------------------------------------------------------------------
@@ -505,11 +454,11 @@ func casesTestCreateOwnerAndNumber(t *testing.T, w *casesWorld) {
 	if c.OpenedOn != casesDay(casesToday()) {
 		t.Errorf("opened_on %q, want today %s", c.OpenedOn, casesDay(casesToday()))
 	}
-	if casesStr(c.AssignedTo) != w.cwA.User.ID {
-		t.Errorf("assigned_to %s, want the caller %s", casesStr(c.AssignedTo), w.cwA.User.ID)
+	if strOrNil(c.AssignedTo) != w.cwA.User.ID {
+		t.Errorf("assigned_to %s, want the caller %s", strOrNil(c.AssignedTo), w.cwA.User.ID)
 	}
 	if c.ClosedOn != nil || c.ClosureReason != nil {
-		t.Errorf("a new case has closed_on %s closure_reason %s", casesStr(c.ClosedOn), casesStr(c.ClosureReason))
+		t.Errorf("a new case has closed_on %s closure_reason %s", strOrNil(c.ClosedOn), strOrNil(c.ClosureReason))
 	}
 	if c.Person.Gender != "not_collected" || c.Trafficking.TraffickingStatus != "not_collected" ||
 		c.Trafficking.IdentifiedBy != "not_collected" || c.Trafficking.RecruiterRelationship != "not_collected" {
@@ -547,8 +496,8 @@ func casesTestCreateOwnerAndNumber(t *testing.T, w *casesWorld) {
 	// CaseCreate.assigned_to); another organisation's user or no user at all
 	// is refused.
 	ok := casesMustCreate(t, env, w.cwA, map[string]any{"assigned_to": w.cwA2.User.ID, "person": map[string]any{}})
-	if casesStr(ok.AssignedTo) != w.cwA2.User.ID {
-		t.Errorf("assigned_to %s, want %s", casesStr(ok.AssignedTo), w.cwA2.User.ID)
+	if strOrNil(ok.AssignedTo) != w.cwA2.User.ID {
+		t.Errorf("assigned_to %s, want %s", strOrNil(ok.AssignedTo), w.cwA2.User.ID)
 	}
 	before = casesCount(t, env)
 	for name, id := range map[string]string{"another organisation's user": w.cwB.User.ID, "no user": uuid.NewString()} {
@@ -645,8 +594,8 @@ func casesTestDerived(t *testing.T, w *casesWorld) {
 			if casesInt(c.Person.BirthYear) != casesInt(wantBirthYear) {
 				t.Errorf("birth_year %s, want %s", casesInt(c.Person.BirthYear), casesInt(wantBirthYear))
 			}
-			if r.dob != "" && casesStr(c.Person.DateOfBirth) != r.dob {
-				t.Errorf("date_of_birth %s, want %s", casesStr(c.Person.DateOfBirth), r.dob)
+			if r.dob != "" && strOrNil(c.Person.DateOfBirth) != r.dob {
+				t.Errorf("date_of_birth %s, want %s", strOrNil(c.Person.DateOfBirth), r.dob)
 			}
 			// A read answers the same derived block.
 			got, _, _ := casesMustGet(t, env, w.cwA, c.ID)
@@ -799,12 +748,12 @@ func casesTestUnknownCodes(t *testing.T, w *casesWorld) {
 			p, tr := c.Person, c.Trafficking
 			one := []string{code}
 			if p.Sex != code || p.Gender != code || !slices.Equal(p.Citizenships, one) || !slices.Equal(p.Languages, one) ||
-				len(p.IdentityDocuments) != 1 || casesStr(p.IdentityDocuments[0].IssuingCountry) != code {
+				len(p.IdentityDocuments) != 1 || strOrNil(p.IdentityDocuments[0].IssuingCountry) != code {
 				t.Errorf("person %+v does not keep %q everywhere", p, code)
 			}
-			if tr.TraffickingStatus != code || !slices.Equal(tr.ExploitationTypes, one) || casesStr(tr.LabourSector) != code ||
+			if tr.TraffickingStatus != code || !slices.Equal(tr.ExploitationTypes, one) || strOrNil(tr.LabourSector) != code ||
 				!slices.Equal(tr.MeansOfControl, one) || tr.RecruiterRelationship != code ||
-				casesStr(tr.CountryOfExploitation) != code || tr.IdentifiedBy != code {
+				strOrNil(tr.CountryOfExploitation) != code || tr.IdentifiedBy != code {
 				t.Errorf("trafficking %+v does not keep %q everywhere", tr, code)
 			}
 		})
@@ -933,7 +882,7 @@ func casesTestConcurrentCreates(t *testing.T, w *casesWorld) {
 	if !slices.Equal(numbers, want) {
 		t.Errorf("parallel creates numbered %v, want %v", numbers, want)
 	}
-	if got := casesListIDs(t, env, cw, nil, 0); !casesSameSet(got, ids) || len(got) != n {
+	if got := casesListIDs(t, env, cw, nil, 0); !sameSet(got, ids) || len(got) != n {
 		t.Errorf("organisation lists %d cases %v, want the %d created %v", len(got), got, n, ids)
 	}
 }
@@ -984,8 +933,8 @@ func casesTestConditionalPatch(t *testing.T, w *casesWorld) {
 	if etag2 == etag {
 		t.Errorf("ETag unchanged (%s) after a successful PATCH", etag)
 	}
-	if winner != "" && casesStr(got.Person.Phone) != winner {
-		t.Errorf("phone %s, want the winner's %s", casesStr(got.Person.Phone), winner)
+	if winner != "" && strOrNil(got.Person.Phone) != winner {
+		t.Errorf("phone %s, want the winner's %s", strOrNil(got.Person.Phone), winner)
 	}
 	hist, _ := casesHistory(t, env, w.cwA, c.ID)
 	phoneChanges := 0
@@ -997,7 +946,7 @@ func casesTestConditionalPatch(t *testing.T, w *casesWorld) {
 	if phoneChanges != 1 {
 		t.Errorf("history records %d phone changes, want 1", phoneChanges)
 	}
-	updates := casesAuditWith(casesAudit(t, env, url.Values{"object_id": {c.ID}}), "case.update")
+	updates := casesAuditWith(mustAuditEvents[casesAuditEvent](t, env, url.Values{"object_id": {c.ID}}), "case.update")
 	if len(updates) != 1 {
 		t.Errorf("%d case.update audit events, want 1", len(updates))
 	}
@@ -1093,7 +1042,7 @@ func casesTestStatus(t *testing.T, w *casesWorld) {
 	casesWantProblem(t, env.Do(t, http.MethodPost, closePath, w.cwB, map[string]any{"closure_reason": "relocated"}),
 		http.StatusNotFound, "", "close another organisation's case")
 	if got, _, _ := casesMustGet(t, env, w.cwA, c.ID); got.Status != "open" || got.ClosedOn != nil {
-		t.Fatalf("refused closes changed the case: %s %s", got.Status, casesStr(got.ClosedOn))
+		t.Fatalf("refused closes changed the case: %s %s", got.Status, strOrNil(got.ClosedOn))
 	}
 
 	res := env.Do(t, http.MethodPost, closePath, w.cwA, map[string]any{"closure_reason": "goals_achieved"})
@@ -1101,17 +1050,17 @@ func casesTestStatus(t *testing.T, w *casesWorld) {
 		t.Fatalf("close: %d %s", res.Status, res.Body)
 	}
 	closed := casesDecode(t, res)
-	if closed.Status != "closed" || casesStr(closed.ClosedOn) != casesDay(casesToday()) || casesStr(closed.ClosureReason) != "goals_achieved" {
+	if closed.Status != "closed" || strOrNil(closed.ClosedOn) != casesDay(casesToday()) || strOrNil(closed.ClosureReason) != "goals_achieved" {
 		t.Errorf("closed: status %s closed_on %s reason %s, want closed %s goals_achieved",
-			closed.Status, casesStr(closed.ClosedOn), casesStr(closed.ClosureReason), casesDay(casesToday()))
+			closed.Status, strOrNil(closed.ClosedOn), strOrNil(closed.ClosureReason), casesDay(casesToday()))
 	}
-	if got, _, _ := casesMustGet(t, env, w.cwA, c.ID); got.Status != "closed" || casesStr(got.ClosedOn) != casesDay(casesToday()) {
-		t.Errorf("read after close: %s %s", got.Status, casesStr(got.ClosedOn))
+	if got, _, _ := casesMustGet(t, env, w.cwA, c.ID); got.Status != "closed" || strOrNil(got.ClosedOn) != casesDay(casesToday()) {
+		t.Errorf("read after close: %s %s", got.Status, strOrNil(got.ClosedOn))
 	}
 	casesWantProblem(t, env.Do(t, http.MethodPost, closePath, w.cwA, map[string]any{"closure_reason": "other"}),
 		http.StatusConflict, "", "close a closed case")
-	if got, _, _ := casesMustGet(t, env, w.cwA, c.ID); casesStr(got.ClosureReason) != "goals_achieved" {
-		t.Errorf("a refused second close changed the reason to %s", casesStr(got.ClosureReason))
+	if got, _, _ := casesMustGet(t, env, w.cwA, c.ID); strOrNil(got.ClosureReason) != "goals_achieved" {
+		t.Errorf("a refused second close changed the reason to %s", strOrNil(got.ClosureReason))
 	}
 	casesWantProblem(t, env.Do(t, http.MethodPost, reopenPath, w.viewerA, nil), http.StatusForbidden, "", "reopen as a viewer")
 	casesWantProblem(t, env.Do(t, http.MethodPost, reopenPath, w.cwB, nil), http.StatusNotFound, "", "reopen another organisation's case")
@@ -1123,7 +1072,7 @@ func casesTestStatus(t *testing.T, w *casesWorld) {
 	reopened := casesDecode(t, res)
 	if reopened.Status != "open" || reopened.ClosedOn != nil || reopened.ClosureReason != nil {
 		t.Errorf("reopened without services: status %s closed_on %s reason %s, want open, null, null",
-			reopened.Status, casesStr(reopened.ClosedOn), casesStr(reopened.ClosureReason))
+			reopened.Status, strOrNil(reopened.ClosedOn), strOrNil(reopened.ClosureReason))
 	}
 	casesWantProblem(t, env.Do(t, http.MethodPost, reopenPath, w.cwA, nil), http.StatusConflict, "", "reopen a reopened case")
 
@@ -1132,15 +1081,15 @@ func casesTestStatus(t *testing.T, w *casesWorld) {
 	if res.Status != http.StatusOK {
 		t.Fatalf("close on the opening day: %d %s", res.Status, res.Body)
 	}
-	if got := casesDecode(t, res); casesStr(got.ClosedOn) != "2025-05-10" || casesStr(got.ClosureReason) != "lost_contact" {
-		t.Errorf("closed on %s for %s, want 2025-05-10 lost_contact", casesStr(got.ClosedOn), casesStr(got.ClosureReason))
+	if got := casesDecode(t, res); strOrNil(got.ClosedOn) != "2025-05-10" || strOrNil(got.ClosureReason) != "lost_contact" {
+		t.Errorf("closed on %s for %s, want 2025-05-10 lost_contact", strOrNil(got.ClosedOn), strOrNil(got.ClosureReason))
 	}
 	// The history names each move.
 	hist, _ := casesHistory(t, env, w.cwA, c.ID)
 	var actions []string
 	for _, h := range hist {
 		if h.Field == "status" {
-			actions = append(actions, h.Action+":"+casesStr(h.OldValue)+"→"+casesStr(h.NewValue))
+			actions = append(actions, h.Action+":"+strOrNil(h.OldValue)+"→"+strOrNil(h.NewValue))
 		}
 	}
 	if want := []string{"closed:open→closed", "reopened:closed→open", "closed:open→closed"}; !slices.Equal(actions, want) {
@@ -1172,16 +1121,16 @@ func casesTestPatchMerge(t *testing.T, w *casesWorld) {
 	}
 	u := casesDecode(t, res)
 	p := u.Person
-	if casesStr(p.Phone) != "+77010002222" || casesStr(p.GivenName) != given || casesStr(p.FamilyName) != "Merged" ||
-		casesStr(p.Address) != "Almaty, Abay 1" || p.Sex != "female" || !slices.Equal(p.Citizenships, []string{"KZ"}) ||
+	if strOrNil(p.Phone) != "+77010002222" || strOrNil(p.GivenName) != given || strOrNil(p.FamilyName) != "Merged" ||
+		strOrNil(p.Address) != "Almaty, Abay 1" || p.Sex != "female" || !slices.Equal(p.Citizenships, []string{"KZ"}) ||
 		!slices.Equal(p.Languages, []string{"kk", "ru"}) || casesInt(p.BirthYear) != "1990" {
 		t.Errorf("after patching the phone, person %+v lost other fields", p)
 	}
 	if u.Trafficking.TraffickingStatus != "actual" || !slices.Equal(u.Trafficking.ExploitationTypes, []string{"forced_labour"}) || u.Trafficking.IdentifiedBy != "ngo" {
 		t.Errorf("after patching the phone, trafficking %+v changed", u.Trafficking)
 	}
-	if got, etag, _ := casesMustGet(t, env, w.cwA, c.ID); etag != etag2 || casesStr(got.Person.Phone) != "+77010002222" {
-		t.Errorf("read after patch: ETag %s phone %s, want %s +77010002222", etag, casesStr(got.Person.Phone), etag2)
+	if got, etag, _ := casesMustGet(t, env, w.cwA, c.ID); etag != etag2 || strOrNil(got.Person.Phone) != "+77010002222" {
+		t.Errorf("read after patch: ETag %s phone %s, want %s +77010002222", etag, strOrNil(got.Person.Phone), etag2)
 	}
 
 	// null clears an optional field and nothing else.
@@ -1191,7 +1140,7 @@ func casesTestPatchMerge(t *testing.T, w *casesWorld) {
 	}
 	etag3 := res.Header.Get("ETag")
 	u = casesDecode(t, res)
-	if u.Person.Phone != nil || casesStr(u.Person.GivenName) != given || casesStr(u.Person.Address) != "Almaty, Abay 1" {
+	if u.Person.Phone != nil || strOrNil(u.Person.GivenName) != given || strOrNil(u.Person.Address) != "Almaty, Abay 1" {
 		t.Errorf("after phone: null, person %+v", u.Person)
 	}
 	if bytes.Contains(res.Body, []byte("+7701000")) {
@@ -1211,7 +1160,7 @@ func casesTestPatchMerge(t *testing.T, w *casesWorld) {
 		!slices.Equal(u.Trafficking.ExploitationTypes, []string{"forced_labour"}) {
 		t.Errorf("after patching identified_by, trafficking %+v", u.Trafficking)
 	}
-	if u.Person.Address != nil || casesStr(u.Person.GivenName) != given || u.Person.Phone != nil {
+	if u.Person.Address != nil || strOrNil(u.Person.GivenName) != given || u.Person.Phone != nil {
 		t.Errorf("after address: null, person %+v", u.Person)
 	}
 	// A list replaces the stored list; an empty one empties it.
@@ -1222,12 +1171,12 @@ func casesTestPatchMerge(t *testing.T, w *casesWorld) {
 	}
 	// Reassigning, then unassigning.
 	u = casesMustPatch(t, env, w.cwA, c.ID, map[string]any{"assigned_to": w.cwA2.User.ID})
-	if casesStr(u.AssignedTo) != w.cwA2.User.ID {
-		t.Errorf("assigned_to %s, want %s", casesStr(u.AssignedTo), w.cwA2.User.ID)
+	if strOrNil(u.AssignedTo) != w.cwA2.User.ID {
+		t.Errorf("assigned_to %s, want %s", strOrNil(u.AssignedTo), w.cwA2.User.ID)
 	}
 	u = casesMustPatch(t, env, w.cwA, c.ID, map[string]any{"assigned_to": nil})
 	if u.AssignedTo != nil {
-		t.Errorf("assigned_to %s after null, want null", casesStr(u.AssignedTo))
+		t.Errorf("assigned_to %s after null, want null", strOrNil(u.AssignedTo))
 	}
 	// Foreign organisations and viewers cannot patch.
 	_, etag, _ := casesMustGet(t, env, w.cwA, c.ID)
@@ -1244,7 +1193,7 @@ func casesTestPatchMerge(t *testing.T, w *casesWorld) {
 	casesWantProblem(t, casesPatch(t, env, w.cwA, c.ID, etag, map[string]any{"assigned_to": w.cwB.User.ID}),
 		http.StatusUnprocessableEntity, "assigned_to", "assign to another organisation's user")
 	if got, etagAfter, _ := casesMustGet(t, env, w.cwA, c.ID); etagAfter != etag || got.AssignedTo != nil {
-		t.Errorf("a refused reassignment changed the case: ETag %s → %s, assigned_to %s", etag, etagAfter, casesStr(got.AssignedTo))
+		t.Errorf("a refused reassignment changed the case: ETag %s → %s, assigned_to %s", etag, etagAfter, strOrNil(got.AssignedTo))
 	}
 }
 
@@ -1281,7 +1230,7 @@ func casesTestHistory(t *testing.T, w *casesWorld) {
 	}
 	if h := find("person.sex"); h == nil {
 		t.Errorf("no history entry for person.sex: %+v", hist)
-	} else if h.Identifying || casesStr(h.OldValue) != "female" || casesStr(h.NewValue) != "male" || h.ActorID != w.cwA2.User.ID {
+	} else if h.Identifying || strOrNil(h.OldValue) != "female" || strOrNil(h.NewValue) != "male" || h.ActorID != w.cwA2.User.ID {
 		t.Errorf("person.sex entry %+v, want female → male by %s", *h, w.cwA2.User.ID)
 	}
 	var updated []string
@@ -1290,7 +1239,7 @@ func casesTestHistory(t *testing.T, w *casesWorld) {
 			updated = append(updated, h.Field)
 		}
 	}
-	if want := []string{"person.given_name", "person.sex", "person.phone"}; !casesSameSet(updated, want) {
+	if want := []string{"person.given_name", "person.sex", "person.phone"}; !sameSet(updated, want) {
 		t.Errorf("updated fields %v, want %v", updated, want)
 	}
 	for _, v := range []string{oldName, newName, oldPhone, newPhone} {
@@ -1336,15 +1285,15 @@ func casesTestEncryptionCanary(t *testing.T, w *casesWorld, db *store.DB) {
 
 	got, _, raw := casesMustGet(t, env, w.cwA, c.ID)
 	p := got.Person
-	if casesStr(p.GivenName) != canaries["given_name"] || casesStr(p.FamilyName) != canaries["family_name"] ||
-		casesStr(p.OtherNames) != canaries["other_names"] || casesStr(p.Phone) != canaries["phone"] ||
-		casesStr(p.Address) != canaries["address"] || casesStr(p.DateOfBirth) != "1993-07-21" ||
+	if strOrNil(p.GivenName) != canaries["given_name"] || strOrNil(p.FamilyName) != canaries["family_name"] ||
+		strOrNil(p.OtherNames) != canaries["other_names"] || strOrNil(p.Phone) != canaries["phone"] ||
+		strOrNil(p.Address) != canaries["address"] || strOrNil(p.DateOfBirth) != "1993-07-21" ||
 		len(p.IdentityDocuments) != 1 || p.IdentityDocuments[0].Number != canaries["document"] {
 		t.Errorf("the owner does not read the canary values back: %s", raw)
 	}
 	// A second write path: an update.
 	u := casesMustPatch(t, env, w.cwA, c.ID, map[string]any{"person": map[string]any{"phone": canaries["new_phone"], "address": canaries["new_address"]}})
-	if casesStr(u.Person.Phone) != canaries["new_phone"] || casesStr(u.Person.Address) != canaries["new_address"] {
+	if strOrNil(u.Person.Phone) != canaries["new_phone"] || strOrNil(u.Person.Address) != canaries["new_address"] {
 		t.Errorf("the owner does not read the updated canaries back: %+v", u.Person)
 	}
 	// The IOM admin sees the case pseudonymised: no canary.
@@ -1352,7 +1301,7 @@ func casesTestEncryptionCanary(t *testing.T, w *casesWorld, db *store.DB) {
 	if ares.Status != http.StatusOK {
 		t.Errorf("IOM admin read: %d %s", ares.Status, ares.Body)
 	} else if v := casesDecode(t, ares); v.View != "pseudonymised" || v.Person.DateOfBirth != nil {
-		t.Errorf("IOM admin view %s with date_of_birth %s, want pseudonymised without it", v.View, casesStr(v.Person.DateOfBirth))
+		t.Errorf("IOM admin view %s with date_of_birth %s, want pseudonymised without it", v.View, strOrNil(v.Person.DateOfBirth))
 	}
 	for name, v := range canaries {
 		if bytes.Contains(ares.Body, []byte(v)) {
@@ -1491,31 +1440,31 @@ func casesTestAudit(t *testing.T, w *casesWorld) {
 	c := casesMustCreate(t, env, w.cwA, map[string]any{"person": map[string]any{"given_name": "Audit" + casesRandom()}})
 	q := url.Values{"object_id": {c.ID}}
 
-	creates := casesAuditWith(casesAudit(t, env, q), "case.create")
+	creates := casesAuditWith(mustAuditEvents[casesAuditEvent](t, env, q), "case.create")
 	if len(creates) != 1 {
 		t.Errorf("%d case.create events, want 1", len(creates))
 	}
-	before := casesAuditWith(casesAudit(t, env, q), "case.read")
+	before := casesAuditWith(mustAuditEvents[casesAuditEvent](t, env, q), "case.read")
 	casesMustGet(t, env, w.cwA, c.ID)
-	after := casesAuditWith(casesAudit(t, env, q), "case.read")
+	after := casesAuditWith(mustAuditEvents[casesAuditEvent](t, env, q), "case.read")
 	if len(after) != len(before)+1 {
 		t.Fatalf("a GET wrote %d case.read events, want 1", len(after)-len(before))
 	}
 	e := after[len(after)-1]
-	if casesStr(e.ActorID) != w.cwA.User.ID || casesStr(e.OrganizationID) != w.orgA.ID || e.ActorType != "user" ||
-		e.ObjectType != "case" || casesStr(e.ObjectID) != c.ID || e.Outcome != "success" {
+	if strOrNil(e.ActorID) != w.cwA.User.ID || strOrNil(e.OrganizationID) != w.orgA.ID || e.ActorType != "user" ||
+		e.ObjectType != "case" || strOrNil(e.ObjectID) != c.ID || e.Outcome != "success" {
 		t.Errorf("case.read event %+v, want user %s of %s reading case %s, success", e, w.cwA.User.ID, w.orgA.ID, c.ID)
 	}
-	if casesStr(e.RequestID) == "<nil>" || casesStr(e.RequestID) == "" || casesStr(e.IP) == "<nil>" || casesStr(e.IP) == "" {
-		t.Errorf("case.read event without request id or IP: request_id %s ip %s", casesStr(e.RequestID), casesStr(e.IP))
+	if strOrNil(e.RequestID) == "<nil>" || strOrNil(e.RequestID) == "" || strOrNil(e.IP) == "<nil>" || strOrNil(e.IP) == "" {
+		t.Errorf("case.read event without request id or IP: request_id %s ip %s", strOrNil(e.RequestID), strOrNil(e.IP))
 	}
 
-	beforeUpd := casesAuditWith(casesAudit(t, env, q), "case.update")
+	beforeUpd := casesAuditWith(mustAuditEvents[casesAuditEvent](t, env, q), "case.update")
 	casesMustPatch(t, env, w.cwA, c.ID, map[string]any{"person": map[string]any{"sex": "male"}})
-	afterUpd := casesAuditWith(casesAudit(t, env, q), "case.update")
+	afterUpd := casesAuditWith(mustAuditEvents[casesAuditEvent](t, env, q), "case.update")
 	if len(afterUpd) != len(beforeUpd)+1 {
 		t.Errorf("a PATCH wrote %d case.update events, want 1", len(afterUpd)-len(beforeUpd))
-	} else if u := afterUpd[len(afterUpd)-1]; casesStr(u.ActorID) != w.cwA.User.ID || u.Outcome != "success" {
+	} else if u := afterUpd[len(afterUpd)-1]; strOrNil(u.ActorID) != w.cwA.User.ID || u.Outcome != "success" {
 		t.Errorf("case.update event %+v", u)
 	}
 
@@ -1526,30 +1475,30 @@ func casesTestAudit(t *testing.T, w *casesWorld) {
 	if res := env.Do(t, http.MethodPost, casesPath(c.ID)+"/reopen", w.cwA, nil); res.Status != http.StatusOK {
 		t.Fatalf("reopen: %d %s", res.Status, res.Body)
 	}
-	all := casesAudit(t, env, q)
+	all := mustAuditEvents[casesAuditEvent](t, env, q)
 	if n, m := len(casesAuditWith(all, "case.close")), len(casesAuditWith(all, "case.reopen")); n != 1 || m != 1 {
 		t.Errorf("%d case.close and %d case.reopen events, want 1 each", n, m)
 	}
 
 	// A denied request writes one denied event for the caller.
 	dq := url.Values{"actor_id": {w.viewerA.User.ID}, "outcome": {"denied"}}
-	deniedBefore := casesAudit(t, env, dq)
+	deniedBefore := mustAuditEvents[casesAuditEvent](t, env, dq)
 	res := casesCreate(t, env, w.viewerA, map[string]any{"person": map[string]any{}}, "")
 	casesWantProblem(t, res, http.StatusForbidden, "", "create as a viewer")
-	deniedAfter := casesAudit(t, env, dq)
+	deniedAfter := mustAuditEvents[casesAuditEvent](t, env, dq)
 	if len(deniedAfter) != len(deniedBefore)+1 {
 		t.Errorf("a 403 wrote %d denied events, want 1", len(deniedAfter)-len(deniedBefore))
-	} else if d := deniedAfter[len(deniedAfter)-1]; d.Outcome != "denied" || casesStr(d.OrganizationID) != w.orgA.ID || casesStr(d.RequestID) == "<nil>" {
+	} else if d := deniedAfter[len(deniedAfter)-1]; d.Outcome != "denied" || strOrNil(d.OrganizationID) != w.orgA.ID || strOrNil(d.RequestID) == "<nil>" {
 		t.Errorf("denied event %+v, want outcome denied in %s with a request id", d, w.orgA.ID)
 	}
 	// A refused PATCH (403) is audited as denied too, and writes no update.
 	_, etag, _ := casesMustGet(t, env, w.cwA, c.ID)
 	casesWantProblem(t, casesPatch(t, env, w.viewerA, c.ID, etag, map[string]any{"person": map[string]any{"sex": "female"}}),
 		http.StatusForbidden, "", "patch as a viewer")
-	if n := len(casesAudit(t, env, dq)); n != len(deniedAfter)+1 {
+	if n := len(mustAuditEvents[casesAuditEvent](t, env, dq)); n != len(deniedAfter)+1 {
 		t.Errorf("a PATCH 403 wrote %d denied events, want 1", n-len(deniedAfter))
 	}
-	if n := len(casesAuditWith(casesAudit(t, env, q), "case.update")); n != len(afterUpd) {
+	if n := len(casesAuditWith(mustAuditEvents[casesAuditEvent](t, env, q), "case.update")); n != len(afterUpd) {
 		t.Errorf("a refused PATCH wrote %d case.update events", n-len(afterUpd))
 	}
 }
@@ -1629,7 +1578,7 @@ func casesTestList(t *testing.T, w *casesWorld) {
 			}
 			for _, limit := range []int{0, 1} {
 				got := casesListIDs(t, env, cw, q, limit)
-				if !casesSameSet(got, tc.want) || len(got) != len(tc.want) {
+				if !sameSet(got, tc.want) || len(got) != len(tc.want) {
 					t.Errorf("limit %d: got %v, want %v", limit, got, tc.want)
 				}
 			}
@@ -1640,7 +1589,7 @@ func casesTestList(t *testing.T, w *casesWorld) {
 	full := casesListIDs(t, env, cw, nil, 0)
 	for _, limit := range []int{1, 2, 3} {
 		got := casesListIDs(t, env, cw, nil, limit)
-		if !slices.Equal(got, full) || !casesSameSet(got, all) {
+		if !slices.Equal(got, full) || !sameSet(got, all) {
 			t.Errorf("limit %d pages %v, want %v (default page %v)", limit, got, all, full)
 		}
 	}

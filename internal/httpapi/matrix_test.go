@@ -31,47 +31,7 @@ import (
 // Shared helpers
 // ---------------------------------------------------------------------------
 
-func matrixShort(b []byte) string {
-	if len(b) > 600 {
-		return string(b[:600]) + "…"
-	}
-	return string(b)
-}
-
 func matrixToday() string { return time.Now().UTC().Format(time.DateOnly) }
-
-// matrixMust fails the test now unless res answered want.
-func matrixMust(t testing.TB, res *apptest.Response, want int, what string) {
-	t.Helper()
-	if res.Status != want {
-		t.Fatalf("%s: status %d, want %d: %s", what, res.Status, want, matrixShort(res.Body))
-	}
-}
-
-// matrixID decodes the id of a created record.
-func matrixID(t testing.TB, res *apptest.Response) string {
-	t.Helper()
-	var v struct {
-		ID string `json:"id"`
-	}
-	res.Decode(t, &v)
-	if uuid.Validate(v.ID) != nil {
-		t.Fatalf("no id in %s", matrixShort(res.Body))
-	}
-	return v.ID
-}
-
-// matrixTag reads the ETag of path as caller.
-func matrixTag(t testing.TB, env *apptest.Env, caller *apptest.Caller, path string) string {
-	t.Helper()
-	res := env.Do(t, http.MethodGet, path, caller, nil)
-	matrixMust(t, res, http.StatusOK, "GET "+path+" for its ETag")
-	tag := res.Header.Get("ETag")
-	if tag == "" {
-		t.Fatalf("GET %s: no ETag", path)
-	}
-	return tag
-}
 
 // matrixCaseBody is a valid case; person fields override the defaults.
 func matrixCaseBody(person map[string]any) map[string]any {
@@ -94,9 +54,8 @@ func matrixCaseBody(person map[string]any) map[string]any {
 // matrixNewCase registers a case as caller and returns its id.
 func matrixNewCase(t testing.TB, env *apptest.Env, caller *apptest.Caller, person map[string]any) string {
 	t.Helper()
-	res := env.Do(t, http.MethodPost, "/api/v1/cases?allow_duplicate=true", caller, matrixCaseBody(person))
-	matrixMust(t, res, http.StatusCreated, "create case")
-	return matrixID(t, res)
+	id, _ := mustCreateCase(t, env, caller, matrixCaseBody(person))
+	return id
 }
 
 // matrixNewConsent records a given consent as caller and returns its id.
@@ -104,8 +63,8 @@ func matrixNewConsent(t testing.TB, env *apptest.Env, caller *apptest.Caller, ca
 	t.Helper()
 	res := env.Do(t, http.MethodPost, "/api/v1/cases/"+caseID+"/consents", caller,
 		map[string]any{"type": "data_processing", "given": true, "scope": "matrix fixture consent"})
-	matrixMust(t, res, http.StatusCreated, "create consent")
-	return matrixID(t, res)
+	mustStatus(t, res, http.StatusCreated, "create consent")
+	return mustID(t, res)
 }
 
 // matrixNewService records a shelter service as caller and returns its id.
@@ -115,28 +74,22 @@ func matrixNewService(t testing.TB, env *apptest.Env, caller *apptest.Caller, ca
 		"type": "shelter", "status": "in_progress", "started_on": matrixToday(), "notes": notes,
 		"details": map[string]any{"facility": facility, "admitted_on": matrixToday()},
 	})
-	matrixMust(t, res, http.StatusCreated, "create service")
-	return matrixID(t, res)
+	mustStatus(t, res, http.StatusCreated, "create service")
+	return mustID(t, res)
 }
 
 // matrixNewNote adds a note as caller.
 func matrixNewNote(t testing.TB, env *apptest.Env, caller *apptest.Caller, caseID, text string) {
 	t.Helper()
 	res := env.Do(t, http.MethodPost, "/api/v1/cases/"+caseID+"/notes", caller, map[string]any{"text": text})
-	matrixMust(t, res, http.StatusCreated, "create note")
+	mustStatus(t, res, http.StatusCreated, "create note")
 }
 
 // matrixProblemShape is a problem body without the per-request members
 // (request_id, instance), for comparing a foreign answer with a missing one.
 func matrixProblemShape(t testing.TB, res *apptest.Response) map[string]any {
 	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(res.Body, &m); err != nil {
-		t.Errorf("problem body is not JSON: %s", matrixShort(res.Body))
-		return nil
-	}
-	delete(m, "request_id")
-	delete(m, "instance")
+	m := mustProblemShape(t, res)
 	m["content-type"] = res.Header.Get("Content-Type")
 	return m
 }
@@ -241,7 +194,7 @@ func matrixETagFor(t testing.TB, env *apptest.Env, tg *matrixTarget, path string
 	if !tg.exists() {
 		return `"1"`
 	}
-	return matrixTag(t, env, tg.owner, path)
+	return mustETagAs(t, env, tg.owner, path)
 }
 
 func matrixOps() []matrixOp {
@@ -266,17 +219,17 @@ func matrixOps() []matrixOp {
 			},
 			after: func(t testing.TB, env *apptest.Env, tg *matrixTarget, res *apptest.Response) {
 				if res.Status/100 == 2 {
-					matrixMust(t, env.Do(t, http.MethodPost, "/api/v1/cases/"+tg.caseID+"/reopen", tg.owner, nil), http.StatusOK, "owner reopens after close")
+					mustStatus(t, env.Do(t, http.MethodPost, "/api/v1/cases/"+tg.caseID+"/reopen", tg.owner, nil), http.StatusOK, "owner reopens after close")
 				}
 			}},
 		{name: "POST reopen", write: true, success: http.StatusOK,
 			before: func(t testing.TB, env *apptest.Env, tg *matrixTarget) {
-				matrixMust(t, env.Do(t, http.MethodPost, "/api/v1/cases/"+tg.caseID+"/close", tg.owner,
+				mustStatus(t, env.Do(t, http.MethodPost, "/api/v1/cases/"+tg.caseID+"/close", tg.owner,
 					map[string]any{"closure_reason": "other"}), http.StatusOK, "owner closes before reopen")
 			},
 			after: func(t testing.TB, env *apptest.Env, tg *matrixTarget, res *apptest.Response) {
 				if res.Status/100 != 2 {
-					matrixMust(t, env.Do(t, http.MethodPost, "/api/v1/cases/"+tg.caseID+"/reopen", tg.owner, nil), http.StatusOK, "owner reopens after a refused reopen")
+					mustStatus(t, env.Do(t, http.MethodPost, "/api/v1/cases/"+tg.caseID+"/reopen", tg.owner, nil), http.StatusOK, "owner reopens after a refused reopen")
 				}
 			},
 			do: func(t testing.TB, env *apptest.Env, c *apptest.Caller, tg *matrixTarget, _ int) *apptest.Response {
@@ -361,7 +314,7 @@ func matrixCheckBody(t testing.TB, cell string, res *apptest.Response, tg *matri
 	t.Helper()
 	var body map[string]any
 	if err := json.Unmarshal(res.Body, &body); err != nil {
-		t.Errorf("%s: body is not a JSON object: %s", cell, matrixShort(res.Body))
+		t.Errorf("%s: body is not a JSON object: %s", cell, shortBody(res.Body))
 		return
 	}
 	objs := []map[string]any{body}
@@ -441,7 +394,7 @@ func TestMatrixObjectLevel(t *testing.T) {
 						res := op.do(t, env, p.caller, tg, n)
 						want := matrixExpect(p, op, tg)
 						if res.Status != want {
-							t.Errorf("%s: status %d, want %d: %s", cell, res.Status, want, matrixShort(res.Body))
+							t.Errorf("%s: status %d, want %d: %s", cell, res.Status, want, shortBody(res.Body))
 						}
 						switch {
 						case !tg.exists():
@@ -511,12 +464,12 @@ func TestMatrixObjectLevel(t *testing.T) {
 			for _, pr := range probes {
 				var header []string
 				if pr.tagOf != "" {
-					header = []string{"If-Match", matrixTag(t, env, pr.owner, pr.tagOf)}
+					header = []string{"If-Match", mustETagAs(t, env, pr.owner, pr.tagOf)}
 				}
 				what := fmt.Sprintf("%s %s %s", pr.who, pr.method, pr.path)
 				res := env.Do(t, pr.method, pr.path, pr.caller, pr.body, header...)
 				if res.Status != http.StatusNotFound {
-					t.Errorf("%s: status %d, want 404: %s", what, res.Status, matrixShort(res.Body))
+					t.Errorf("%s: status %d, want 404: %s", what, res.Status, shortBody(res.Body))
 					continue
 				}
 				matrixSameAsMissing(t, what, res, env.Do(t, pr.method, pr.miss, pr.caller, pr.body, header...))
@@ -661,7 +614,7 @@ func matrixFound(t testing.TB, doc *openapi3.T, name string, body []byte) []stri
 	t.Helper()
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
-		t.Fatalf("body is not JSON: %s", matrixShort(body))
+		t.Fatalf("body is not JSON: %s", shortBody(body))
 	}
 	var found []string
 	matrixFindIdentifying(doc, doc.Components.Schemas[name], v, "", &found)
@@ -692,16 +645,9 @@ func matrixGetAll(t testing.TB, env *apptest.Env, caller *apptest.Caller, path s
 	var out [][]byte
 	cursor := ""
 	for range 100 {
-		p := path
-		if cursor != "" {
-			sep := "?"
-			if strings.Contains(p, "?") {
-				sep = "&"
-			}
-			p += sep + "cursor=" + url.QueryEscape(cursor)
-		}
+		p := withCursor(path, cursor)
 		res := env.Do(t, http.MethodGet, p, caller, nil)
-		matrixMust(t, res, http.StatusOK, "GET "+p)
+		mustStatus(t, res, http.StatusOK, "GET "+p)
 		out = append(out, res.Body)
 		var page struct {
 			NextCursor *string `json:"next_cursor"`
@@ -810,16 +756,16 @@ func TestPseudonymisedViews(t *testing.T) {
 					m[parts[len(parts)-1]] = cv(typ + "-" + strings.ReplaceAll(p, ".", "-"))
 				}
 				res := env.Do(t, http.MethodPost, "/api/v1/cases/"+cc.id+"/services", owner, body)
-				matrixMust(t, res, http.StatusCreated, "create "+typ+" service")
-				cc.serviceIDs[typ] = matrixID(t, res)
+				mustStatus(t, res, http.StatusCreated, "create "+typ+" service")
+				cc.serviceIDs[typ] = mustID(t, res)
 			}
 			matrixNewConsent(t, env, owner, cc.id)
 			matrixNewNote(t, env, owner, cc.id, cv("note"))
 			// A changed phone: history says the field changed, never the value.
 			path := "/api/v1/cases/" + cc.id
 			res := env.Do(t, http.MethodPatch, path, owner, map[string]any{"person": map[string]any{"phone": cv("phone2")}},
-				"If-Match", matrixTag(t, env, owner, path))
-			matrixMust(t, res, http.StatusOK, "change phone")
+				"If-Match", mustETagAs(t, env, owner, path))
+			mustStatus(t, res, http.StatusOK, "change phone")
 			all = append(all, cc.canaries...)
 			return cc
 		}
@@ -857,7 +803,7 @@ func TestPseudonymisedViews(t *testing.T) {
 		get := func(t *testing.T, c *apptest.Caller, path string) []byte {
 			t.Helper()
 			res := env.Do(t, http.MethodGet, path, c, nil)
-			matrixMust(t, res, http.StatusOK, "GET "+path)
+			mustStatus(t, res, http.StatusOK, "GET "+path)
 			return res.Body
 		}
 
@@ -901,7 +847,7 @@ func TestPseudonymisedViews(t *testing.T) {
 					pseudo(t, iom.name, base+"/consents", "ConsentList", get(t, iom.caller, base+"/consents"))
 					pseudo(t, iom.name, base+"/history", "HistoryList", get(t, iom.caller, base+"/history?limit=200"))
 					if res := env.Do(t, http.MethodGet, base+"/notes", iom.caller, nil); res.Status != http.StatusForbidden {
-						t.Errorf("%s GET %s/notes: status %d, want 403: %s", iom.name, base, res.Status, matrixShort(res.Body))
+						t.Errorf("%s GET %s/notes: status %d, want 403: %s", iom.name, base, res.Status, shortBody(res.Body))
 					}
 				}
 			})
@@ -939,7 +885,7 @@ func TestPseudonymisedViews(t *testing.T) {
 						t.Errorf("owner GET %s (%s): identifying fields %v, want %v", p, typ, found, servicePaths[typ])
 					}
 					if !strings.Contains(string(body), `"view":"full"`) {
-						t.Errorf("owner GET %s: not view full: %s", p, matrixShort(body))
+						t.Errorf("owner GET %s: not view full: %s", p, shortBody(body))
 					}
 				}
 				seen.Write(get(t, cc.owner, base+"/notes"))
@@ -949,7 +895,7 @@ func TestPseudonymisedViews(t *testing.T) {
 					t.Errorf("owner GET %s/history: identifying values %v repeated", base, hit)
 				}
 				if !strings.Contains(string(history), "person.phone") {
-					t.Errorf("owner GET %s/history: the phone change is not recorded: %s", base, matrixShort(history))
+					t.Errorf("owner GET %s/history: the phone change is not recorded: %s", base, shortBody(history))
 				}
 				for _, canary := range cc.canaries {
 					if !strings.Contains(seen.String(), canary) && canary != cc.oldPhone {
@@ -1034,7 +980,7 @@ func matrixListed(t *testing.T, rt *rapid.T, env *apptest.Env, c *apptest.Caller
 		}
 		res := env.Do(t, http.MethodGet, path, c, nil)
 		if res.Status != http.StatusOK {
-			rt.Fatalf("%s %v GET %s: %d %s", c.User.Email, c.User.Roles, path, res.Status, matrixShort(res.Body))
+			rt.Fatalf("%s %v GET %s: %d %s", c.User.Email, c.User.Roles, path, res.Status, shortBody(res.Body))
 		}
 		var body struct {
 			Items []struct {
@@ -1099,9 +1045,9 @@ func TestListEqualsGet(t *testing.T) {
 				roles := sets[rapid.IntRange(0, len(sets)-1).Draw(rt, fmt.Sprintf("roles of user %d", i))]
 				if !slices.Equal(roles, u.roles) {
 					path := "/api/v1/users/" + u.caller.User.ID
-					res := env.Do(t, http.MethodPatch, path, env.Admin, map[string]any{"roles": roles}, "If-Match", matrixTag(t, env, env.Admin, path))
+					res := env.Do(t, http.MethodPatch, path, env.Admin, map[string]any{"roles": roles}, "If-Match", mustETagAs(t, env, env.Admin, path))
 					if res.Status != http.StatusOK {
-						rt.Fatalf("set roles %v: %d %s", roles, res.Status, matrixShort(res.Body))
+						rt.Fatalf("set roles %v: %d %s", roles, res.Status, shortBody(res.Body))
 					}
 					u.roles = roles
 					u.caller.User.Roles = roles
@@ -1119,14 +1065,14 @@ func TestListEqualsGet(t *testing.T) {
 				u := creators[rapid.IntRange(0, len(creators)-1).Draw(rt, fmt.Sprintf("creator of case %d", k))]
 				res := env.Do(t, http.MethodPost, "/api/v1/cases?allow_duplicate=true", u.caller, matrixCaseBody(nil))
 				if res.Status != http.StatusCreated {
-					rt.Fatalf("%v create case: %d %s", u.roles, res.Status, matrixShort(res.Body))
+					rt.Fatalf("%v create case: %d %s", u.roles, res.Status, shortBody(res.Body))
 				}
-				id := matrixID(t, res)
+				id := mustID(t, res)
 				ids = append(ids, id)
 				if rapid.Bool().Draw(rt, fmt.Sprintf("case %d closed", k)) {
 					res := env.Do(t, http.MethodPost, "/api/v1/cases/"+id+"/close", u.caller, map[string]any{"closure_reason": "lost_contact"})
 					if res.Status != http.StatusOK {
-						rt.Fatalf("close: %d %s", res.Status, matrixShort(res.Body))
+						rt.Fatalf("close: %d %s", res.Status, shortBody(res.Body))
 					}
 				}
 			}
@@ -1143,7 +1089,7 @@ func TestListEqualsGet(t *testing.T) {
 						got[id] = v.View
 					case http.StatusNotFound:
 					default:
-						rt.Fatalf("%s %v GET case: %d %s", c.User.Email, c.User.Roles, res.Status, matrixShort(res.Body))
+						rt.Fatalf("%s %v GET case: %d %s", c.User.Email, c.User.Roles, res.Status, shortBody(res.Body))
 					}
 				}
 				for _, limit := range []int{1, 2, 0} {
@@ -1246,30 +1192,30 @@ func TestFunctionLevelTable(t *testing.T) {
 					case "createCase":
 						res = env.Do(t, http.MethodPost, "/api/v1/cases?allow_duplicate=true", c, matrixCaseBody(nil))
 						if res.Status == http.StatusCreated {
-							work = fixture{caseID: matrixID(t, res), owner: c}
+							work = fixture{caseID: mustID(t, res), owner: c}
 						}
 					case "getCase":
 						res = env.Do(t, http.MethodGet, base, c, nil)
 					case "updateCase":
 						res = env.Do(t, http.MethodPatch, base, c, map[string]any{"person": map[string]any{"other_names": "fl " + r.name}},
-							"If-Match", matrixTag(t, env, work.owner, base))
+							"If-Match", mustETagAs(t, env, work.owner, base))
 					case "closeCase":
 						res = env.Do(t, http.MethodPost, base+"/close", c, map[string]any{"closure_reason": "goals_achieved"})
 						closed = res.Status == http.StatusOK
 					case "reopenCase":
 						if !closed {
-							matrixMust(t, env.Do(t, http.MethodPost, base+"/close", work.owner, map[string]any{"closure_reason": "other"}), http.StatusOK, "owner closes")
+							mustStatus(t, env.Do(t, http.MethodPost, base+"/close", work.owner, map[string]any{"closure_reason": "other"}), http.StatusOK, "owner closes")
 						}
 						res = env.Do(t, http.MethodPost, base+"/reopen", c, nil)
 						if res.Status != http.StatusOK {
-							matrixMust(t, env.Do(t, http.MethodPost, base+"/reopen", work.owner, nil), http.StatusOK, "owner reopens")
+							mustStatus(t, env.Do(t, http.MethodPost, base+"/reopen", work.owner, nil), http.StatusOK, "owner reopens")
 						}
 					case "listConsents":
 						res = env.Do(t, http.MethodGet, base+"/consents", c, nil)
 					case "createConsent":
 						res = env.Do(t, http.MethodPost, base+"/consents", c, map[string]any{"type": "medical", "given": true})
 						if res.Status == http.StatusCreated {
-							consentID = matrixID(t, res)
+							consentID = mustID(t, res)
 						} else {
 							consentID = matrixNewConsent(t, env, work.owner, work.caseID)
 						}
@@ -1280,7 +1226,7 @@ func TestFunctionLevelTable(t *testing.T) {
 					case "createService":
 						res = env.Do(t, http.MethodPost, base+"/services", c, map[string]any{"type": "legal", "details": map[string]any{"kind": "counselling"}})
 						if res.Status == http.StatusCreated {
-							work.serviceID = matrixID(t, res)
+							work.serviceID = mustID(t, res)
 						} else if work.serviceID == "" {
 							t.Fatalf("no service to work on")
 						}
@@ -1288,7 +1234,7 @@ func TestFunctionLevelTable(t *testing.T) {
 						res = env.Do(t, http.MethodGet, base+"/services/"+work.serviceID, c, nil)
 					case "updateService":
 						p := base + "/services/" + work.serviceID
-						res = env.Do(t, http.MethodPatch, p, c, map[string]any{"funding_project": "FL-" + strconv.Itoa(n)}, "If-Match", matrixTag(t, env, work.owner, p))
+						res = env.Do(t, http.MethodPatch, p, c, map[string]any{"funding_project": "FL-" + strconv.Itoa(n)}, "If-Match", mustETagAs(t, env, work.owner, p))
 					case "listNotes":
 						res = env.Do(t, http.MethodGet, base+"/notes", c, nil)
 					case "createNote":
@@ -1301,7 +1247,7 @@ func TestFunctionLevelTable(t *testing.T) {
 						t.Fatalf("no request for %s", op)
 					}
 					if res.Status != want {
-						t.Errorf("%s %s: status %d, want %d: %s", r.name, op, res.Status, want, matrixShort(res.Body))
+						t.Errorf("%s %s: status %d, want %d: %s", r.name, op, res.Status, want, shortBody(res.Body))
 						continue
 					}
 					if want == http.StatusForbidden {

@@ -309,13 +309,6 @@ func newUserBody(email string, roles ...string) map[string]any {
 	}
 }
 
-func sameSet(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	sort.Strings(a)
-	sort.Strings(b)
-	return slices.Equal(a, b)
-}
-
 // TestOrgsUsersUnauthenticated: without valid credentials every endpoint
 // answers 401 before it looks at the request, and changes nothing.
 func TestOrgsUsersUnauthenticated(t *testing.T) {
@@ -484,7 +477,7 @@ func TestOrgsUsersForeignRecordsAreNotFound(t *testing.T) {
 				missing := mustDo(t, w.env, c.method, c.randomPath, as, c.randomBody, header...)
 				mustProblem(t, foreign, http.StatusNotFound, "")
 				mustProblem(t, missing, http.StatusNotFound, "")
-				if f, m := normalisedProblem(t, foreign), normalisedProblem(t, missing); !reflect.DeepEqual(f, m) {
+				if f, m := mustProblemShape(t, foreign), mustProblemShape(t, missing); !reflect.DeepEqual(f, m) {
 					t.Errorf("a foreign record answers differently from a missing one:\nforeign: %v\nmissing: %v", f, m)
 				}
 				for _, h := range []string{"ETag", "Location", "Content-Type"} {
@@ -509,17 +502,6 @@ func TestOrgsUsersForeignRecordsAreNotFound(t *testing.T) {
 				body: withOrg(random), wantStatus: http.StatusNotFound},
 		})
 	})
-}
-
-// normalisedProblem is a problem body without the fields that differ between
-// any two requests (request_id, instance).
-func normalisedProblem(t testing.TB, res *apptest.Response) map[string]any {
-	t.Helper()
-	var m map[string]any
-	res.Decode(t, &m)
-	delete(m, "request_id")
-	delete(m, "instance")
-	return m
 }
 
 // TestOrgsUsersBadRequest: malformed requests, unknown and read-only fields,

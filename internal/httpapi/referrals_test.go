@@ -29,34 +29,6 @@ import (
 // Helpers
 // ---------------------------------------------------------------------------
 
-func refShort(b []byte) string {
-	if len(b) > 600 {
-		return string(b[:600]) + "…"
-	}
-	return string(b)
-}
-
-// refMust fails the test now unless res answered want.
-func refMust(t testing.TB, res *apptest.Response, want int, what string) {
-	t.Helper()
-	if res.Status != want {
-		t.Fatalf("%s: status %d, want %d: %s", what, res.Status, want, refShort(res.Body))
-	}
-}
-
-// refID decodes the id of a created record.
-func refID(t testing.TB, res *apptest.Response) string {
-	t.Helper()
-	var v struct {
-		ID string `json:"id"`
-	}
-	res.Decode(t, &v)
-	if uuid.Validate(v.ID) != nil {
-		t.Fatalf("no id in %s", refShort(res.Body))
-	}
-	return v.ID
-}
-
 // refProblem is a problem+json body with the referral refusal reason.
 type refProblem struct {
 	Type   string `json:"type"`
@@ -76,7 +48,7 @@ func refWantProblem(t testing.TB, res *apptest.Response, status int, code, reaso
 	t.Helper()
 	var p refProblem
 	if res.Status != status {
-		t.Errorf("%s: status %d, want %d: %s", what, res.Status, status, refShort(res.Body))
+		t.Errorf("%s: status %d, want %d: %s", what, res.Status, status, shortBody(res.Body))
 		return p
 	}
 	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
@@ -88,10 +60,10 @@ func refWantProblem(t testing.TB, res *apptest.Response, status int, code, reaso
 		return p
 	}
 	if p.Code != code {
-		t.Errorf("%s: problem code %q, want %q: %s", what, p.Code, code, refShort(res.Body))
+		t.Errorf("%s: problem code %q, want %q: %s", what, p.Code, code, shortBody(res.Body))
 	}
 	if reason != "" && p.Reason != reason {
-		t.Errorf("%s: problem reason %q, want %q: %s", what, p.Reason, reason, refShort(res.Body))
+		t.Errorf("%s: problem reason %q, want %q: %s", what, p.Reason, reason, shortBody(res.Body))
 	}
 	return p
 }
@@ -151,14 +123,12 @@ func refNewCase(t testing.TB, env *apptest.Env, caller *apptest.Caller) refCase 
 			"country_of_exploitation": "RU", "identified_on": "2025-06-01", "identified_by": "ngo",
 		},
 	}
-	res := env.Do(t, http.MethodPost, "/api/v1/cases?allow_duplicate=true", caller, body)
-	refMust(t, res, http.StatusCreated, "create case")
+	id, res := mustCreateCase(t, env, caller, body)
 	var v struct {
-		ID         string `json:"id"`
 		CaseNumber string `json:"case_number"`
 	}
 	res.Decode(t, &v)
-	c.id, c.number = v.ID, v.CaseNumber
+	c.id, c.number = id, v.CaseNumber
 	return c
 }
 
@@ -169,15 +139,15 @@ func refConsent(t testing.TB, env *apptest.Env, caller *apptest.Caller, caseID, 
 	res := env.Do(t, http.MethodPost, "/api/v1/cases/"+caseID+"/consents", caller, map[string]any{
 		"type": "referral", "given": given, "recipient_organization_id": recipient, "scope": "referral for services",
 	})
-	refMust(t, res, http.StatusCreated, "record referral consent")
-	return refID(t, res)
+	mustStatus(t, res, http.StatusCreated, "record referral consent")
+	return mustID(t, res)
 }
 
 // refWithdrawConsent withdraws a consent as caller.
 func refWithdrawConsent(t testing.TB, env *apptest.Env, caller *apptest.Caller, caseID, consentID string) {
 	t.Helper()
 	res := env.Do(t, http.MethodPost, "/api/v1/cases/"+caseID+"/consents/"+consentID+"/withdraw", caller, map[string]any{})
-	refMust(t, res, http.StatusOK, "withdraw consent")
+	mustStatus(t, res, http.StatusOK, "withdraw consent")
 }
 
 // refReferral is a referral as the API answers it.
@@ -200,13 +170,6 @@ type refReferral struct {
 	UpdatedAt          time.Time  `json:"updated_at"`
 }
 
-func refStr(p *string) string {
-	if p == nil {
-		return "<nil>"
-	}
-	return *p
-}
-
 // refPost asks to refer caseID to org to as caller.
 func refPost(t testing.TB, env *apptest.Env, caller *apptest.Caller, caseID, to string) *apptest.Response {
 	t.Helper()
@@ -220,7 +183,7 @@ func refPost(t testing.TB, env *apptest.Env, caller *apptest.Caller, caseID, to 
 func refCreate(t testing.TB, env *apptest.Env, caller *apptest.Caller, caseID, to string) refReferral {
 	t.Helper()
 	res := refPost(t, env, caller, caseID, to)
-	refMust(t, res, http.StatusCreated, "create referral")
+	mustStatus(t, res, http.StatusCreated, "create referral")
 	var r refReferral
 	res.Decode(t, &r)
 	return r
@@ -236,7 +199,7 @@ func refAct(t testing.TB, env *apptest.Env, caller *apptest.Caller, id, action s
 func refMustAct(t testing.TB, env *apptest.Env, caller *apptest.Caller, id, action, want string) refReferral {
 	t.Helper()
 	res := refAct(t, env, caller, id, action)
-	refMust(t, res, http.StatusOK, action+" referral")
+	mustStatus(t, res, http.StatusOK, action+" referral")
 	var r refReferral
 	res.Decode(t, &r)
 	if r.Status != want {
@@ -249,7 +212,7 @@ func refMustAct(t testing.TB, env *apptest.Env, caller *apptest.Caller, id, acti
 func refGet(t testing.TB, env *apptest.Env, caller *apptest.Caller, id string) refReferral {
 	t.Helper()
 	res := env.Do(t, http.MethodGet, "/api/v1/referrals/"+id, caller, nil)
-	refMust(t, res, http.StatusOK, "GET referral")
+	mustStatus(t, res, http.StatusOK, "GET referral")
 	var r refReferral
 	res.Decode(t, &r)
 	return r
@@ -278,7 +241,7 @@ type refService struct {
 func refNewService(t testing.TB, env *apptest.Env, caller *apptest.Caller, caseID, notes string) refService {
 	t.Helper()
 	res := refPostService(t, env, caller, caseID, notes)
-	refMust(t, res, http.StatusCreated, "record service")
+	mustStatus(t, res, http.StatusCreated, "record service")
 	var s refService
 	res.Decode(t, &s)
 	return s
@@ -288,7 +251,7 @@ func refNewService(t testing.TB, env *apptest.Env, caller *apptest.Caller, caseI
 func refServices(t testing.TB, env *apptest.Env, caller *apptest.Caller, caseID string) map[string]refService {
 	t.Helper()
 	res := env.Do(t, http.MethodGet, "/api/v1/cases/"+caseID+"/services?limit=200", caller, nil)
-	refMust(t, res, http.StatusOK, "list services")
+	mustStatus(t, res, http.StatusOK, "list services")
 	var body struct {
 		Items []refService `json:"items"`
 	}
@@ -331,7 +294,7 @@ func refCases(t testing.TB, env *apptest.Env, caller *apptest.Caller, query stri
 		}
 		path := "/api/v1/cases?" + q.Encode()
 		res := env.Do(t, http.MethodGet, path, caller, nil)
-		refMust(t, res, http.StatusOK, "GET "+path)
+		mustStatus(t, res, http.StatusOK, "GET "+path)
 		var body struct {
 			Items      []json.RawMessage `json:"items"`
 			NextCursor *string           `json:"next_cursor"`
@@ -409,37 +372,6 @@ type refEvent struct {
 	Outcome        string  `json:"outcome"`
 }
 
-// refAudit reads every audit event matching q as the IOM admin.
-func refAudit(t testing.TB, env *apptest.Env, q url.Values) []refEvent {
-	t.Helper()
-	var out []refEvent
-	cursor := ""
-	for range 100 {
-		qq := url.Values{}
-		for k, v := range q {
-			qq[k] = v
-		}
-		qq.Set("limit", "200")
-		if cursor != "" {
-			qq.Set("cursor", cursor)
-		}
-		res := env.Do(t, http.MethodGet, "/api/v1/audit-events?"+qq.Encode(), env.Admin, nil)
-		refMust(t, res, http.StatusOK, "GET audit-events")
-		var body struct {
-			Items      []refEvent `json:"items"`
-			NextCursor *string    `json:"next_cursor"`
-		}
-		res.Decode(t, &body)
-		out = append(out, body.Items...)
-		if body.NextCursor == nil || *body.NextCursor == "" {
-			return out
-		}
-		cursor = *body.NextCursor
-	}
-	t.Fatal("audit-events: too many pages")
-	return nil
-}
-
 // refSortedKeys returns the keys of a set, sorted.
 func refSortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
@@ -464,7 +396,7 @@ func refCheckAccess(t testing.TB, w *refWorld, recipient *apptest.Caller, kase r
 	env := w.env
 	base := "/api/v1/cases/" + kase.id
 	res := env.Do(t, http.MethodGet, base, recipient, nil)
-	refMust(t, res, http.StatusOK, "recipient GET referred case")
+	mustStatus(t, res, http.StatusOK, "recipient GET referred case")
 	var v refCaseView
 	res.Decode(t, &v)
 	if v.View != "full" {
@@ -476,9 +408,9 @@ func refCheckAccess(t testing.TB, w *refWorld, recipient *apptest.Caller, kase r
 	if v.OrganizationID != w.a.ID || v.CaseNumber != kase.number {
 		t.Errorf("recipient's GET: organization %s number %s, want %s %s", v.OrganizationID, v.CaseNumber, w.a.ID, kase.number)
 	}
-	if refStr(v.Person.GivenName) != kase.given || refStr(v.Person.FamilyName) != kase.family ||
-		refStr(v.Person.Phone) != kase.phone || refStr(v.Person.Address) != kase.addr || refStr(v.Person.DateOfBirth) != "1999-04-02" {
-		t.Errorf("recipient's GET lacks identifying fields: %s", refShort(res.Body))
+	if strOrNil(v.Person.GivenName) != kase.given || strOrNil(v.Person.FamilyName) != kase.family ||
+		strOrNil(v.Person.Phone) != kase.phone || strOrNil(v.Person.Address) != kase.addr || strOrNil(v.Person.DateOfBirth) != "1999-04-02" {
+		t.Errorf("recipient's GET lacks identifying fields: %s", shortBody(res.Body))
 	}
 	etag := res.Header.Get("ETag")
 
@@ -497,7 +429,7 @@ func refCheckAccess(t testing.TB, w *refWorld, recipient *apptest.Caller, kase r
 	if _, ok := svcs[ownerService]; !ok {
 		t.Errorf("recipient's service list lacks the owner's service")
 	}
-	refMust(t, env.Do(t, http.MethodGet, base+"/services/"+ownerService, recipient, nil), http.StatusOK, "recipient GET owner's service")
+	mustStatus(t, env.Do(t, http.MethodGet, base+"/services/"+ownerService, recipient, nil), http.StatusOK, "recipient GET owner's service")
 	mine := refNewService(t, env, recipient, kase.id, "recorded by the recipient")
 	if mine.ProviderOrganizationID != w.b.ID || mine.CaseID != kase.id || mine.RecordedBy != recipient.User.ID {
 		t.Errorf("recipient's service: provider %s case %s recorded_by %s, want %s %s %s",
@@ -506,8 +438,8 @@ func refCheckAccess(t testing.TB, w *refWorld, recipient *apptest.Caller, kase r
 	// It changes its own services, never the owner's.
 	sp := base + "/services/" + mine.ID
 	got := env.Do(t, http.MethodGet, sp, recipient, nil)
-	refMust(t, got, http.StatusOK, "recipient GET its service")
-	refMust(t, env.Do(t, http.MethodPatch, sp, recipient, map[string]any{"funding_project": "REF-1"}, "If-Match", got.Header.Get("ETag")),
+	mustStatus(t, got, http.StatusOK, "recipient GET its service")
+	mustStatus(t, env.Do(t, http.MethodPatch, sp, recipient, map[string]any{"funding_project": "REF-1"}, "If-Match", got.Header.Get("ETag")),
 		http.StatusOK, "recipient PATCH its own service")
 	op := base + "/services/" + ownerService
 	otag := env.Do(t, http.MethodGet, op, w.aCW, nil).Header.Get("ETag")
@@ -585,37 +517,37 @@ func TestReferralLifecycle(t *testing.T) {
 		refConsent(t, env, w.aCW, kase.id, w.b.ID, true)
 
 		res := refPost(t, env, w.aCW, kase.id, w.b.ID)
-		refMust(t, res, http.StatusCreated, "A refers to B")
+		mustStatus(t, res, http.StatusCreated, "A refers to B")
 		var r refReferral
 		res.Decode(t, &r)
 		if loc := res.Header.Get("Location"); loc != "/api/v1/referrals/"+r.ID {
 			t.Errorf("Location %q, want /api/v1/referrals/%s", loc, r.ID)
 		}
 		if r.Status != "pending" || r.CaseID != kase.id || r.CaseNumber != kase.number || r.FromOrganizationID != w.a.ID ||
-			r.ToOrganizationID != w.b.ID || refStr(r.Reason) != "Needs a shelter place in Astana" || r.CreatedBy != w.aCW.User.ID {
+			r.ToOrganizationID != w.b.ID || strOrNil(r.Reason) != "Needs a shelter place in Astana" || r.CreatedBy != w.aCW.User.ID {
 			t.Errorf("created referral: %+v", r)
 		}
 		if !slices.Equal(r.ServiceTypes, []string{"medical", "shelter"}) {
 			t.Errorf("service_types %v, want [medical shelter]", r.ServiceTypes)
 		}
 		if r.RespondedBy != nil || r.RespondedAt != nil || r.EndedBy != nil || r.EndedAt != nil || r.EndedWhy != nil {
-			t.Errorf("a pending referral has responded/ended fields: %s", refShort(res.Body))
+			t.Errorf("a pending referral has responded/ended fields: %s", shortBody(res.Body))
 		}
-		if evs := refAudit(t, env, url.Values{"action": {"referral.create"}, "object_id": {r.ID}}); len(evs) != 1 ||
-			refStr(evs[0].ActorID) != w.aCW.User.ID || refStr(evs[0].OrganizationID) != w.a.ID || evs[0].Outcome != "success" {
+		if evs := mustAuditEvents[refEvent](t, env, url.Values{"action": {"referral.create"}, "object_id": {r.ID}}); len(evs) != 1 ||
+			strOrNil(evs[0].ActorID) != w.aCW.User.ID || strOrNil(evs[0].OrganizationID) != w.a.ID || evs[0].Outcome != "success" {
 			t.Errorf("referral.create audit events: %+v", evs)
 		}
 
 		// Both sides read it, the reason included.
 		for _, c := range []*apptest.Caller{w.aCW, w.bCW} {
 			got := refGet(t, env, c, r.ID)
-			if got.Status != "pending" || refStr(got.Reason) != "Needs a shelter place in Astana" || got.CaseNumber != kase.number {
+			if got.Status != "pending" || strOrNil(got.Reason) != "Needs a shelter place in Astana" || got.CaseNumber != kase.number {
 				t.Errorf("%s reads %+v", c.User.Email, got)
 			}
 		}
 
 		acc := refMustAct(t, env, w.bCW, r.ID, "accept", "accepted")
-		if refStr(acc.RespondedBy) != w.bCW.User.ID || acc.RespondedAt == nil || acc.EndedAt != nil || !acc.UpdatedAt.After(r.UpdatedAt) && !acc.UpdatedAt.Equal(r.UpdatedAt) {
+		if strOrNil(acc.RespondedBy) != w.bCW.User.ID || acc.RespondedAt == nil || acc.EndedAt != nil || !acc.UpdatedAt.After(r.UpdatedAt) && !acc.UpdatedAt.Equal(r.UpdatedAt) {
 			t.Errorf("accepted referral: %+v", acc)
 		}
 
@@ -629,7 +561,7 @@ func TestReferralLifecycle(t *testing.T) {
 		}
 
 		done := refMustAct(t, env, w.bCW, r.ID, "complete", "completed")
-		if refStr(done.EndedBy) != w.bCW.User.ID || done.EndedAt == nil || refStr(done.RespondedBy) != w.bCW.User.ID || done.EndedWhy != nil {
+		if strOrNil(done.EndedBy) != w.bCW.User.ID || done.EndedAt == nil || strOrNil(done.RespondedBy) != w.bCW.User.ID || done.EndedWhy != nil {
 			t.Errorf("completed referral: %+v", done)
 		}
 		if got := refGet(t, env, w.aCW, r.ID); got.Status != "completed" {
@@ -644,14 +576,14 @@ func TestReferralLifecycle(t *testing.T) {
 		// An Idempotency-Key makes a retried create return the first referral.
 		body := map[string]any{"case_id": kase.id, "to_organization_id": w.b.ID, "service_types": []string{"legal"}}
 		first := env.Do(t, http.MethodPost, "/api/v1/referrals", w.aCW, body, "Idempotency-Key", "ref-retry-1")
-		refMust(t, first, http.StatusCreated, "create with Idempotency-Key")
+		mustStatus(t, first, http.StatusCreated, "create with Idempotency-Key")
 		again := env.Do(t, http.MethodPost, "/api/v1/referrals", w.aCW, body, "Idempotency-Key", "ref-retry-1")
-		refMust(t, again, http.StatusCreated, "retried create with the same Idempotency-Key")
-		if refID(t, again) != refID(t, first) {
+		mustStatus(t, again, http.StatusCreated, "retried create with the same Idempotency-Key")
+		if mustID(t, again) != mustID(t, first) {
 			t.Errorf("a retried create made a second referral")
 		}
 		res = env.Do(t, http.MethodGet, "/api/v1/referrals?case_id="+kase.id+"&status=pending", w.aCW, nil)
-		refMust(t, res, http.StatusOK, "list pending referrals of the case")
+		mustStatus(t, res, http.StatusOK, "list pending referrals of the case")
 		var pend struct {
 			Items []refReferral `json:"items"`
 		}
@@ -781,7 +713,7 @@ func TestReferralTransitionsAndRoles(t *testing.T) {
 						cell := fmt.Sprintf("%s %s a %s referral", p.name, action, status)
 						switch want {
 						case http.StatusOK:
-							refMust(t, res, http.StatusOK, cell)
+							mustStatus(t, res, http.StatusOK, cell)
 							var got refReferral
 							res.Decode(t, &got)
 							if got.ID != fx.ID || got.Status != status {
@@ -818,11 +750,11 @@ func TestReferralTransitionsAndRoles(t *testing.T) {
 						fx := refInStatus(t, w, kase.id, status)
 						got := refMustAct(t, env, p.caller, fx.ID, action, refTo[action])
 						if action == "accept" {
-							if refStr(got.RespondedBy) != p.caller.User.ID || got.RespondedAt == nil || got.EndedAt != nil {
-								t.Errorf("%s accept: responded_by %s at %v ended_at %v", p.name, refStr(got.RespondedBy), got.RespondedAt, got.EndedAt)
+							if strOrNil(got.RespondedBy) != p.caller.User.ID || got.RespondedAt == nil || got.EndedAt != nil {
+								t.Errorf("%s accept: responded_by %s at %v ended_at %v", p.name, strOrNil(got.RespondedBy), got.RespondedAt, got.EndedAt)
 							}
-						} else if refStr(got.EndedBy) != p.caller.User.ID || got.EndedAt == nil || got.EndedWhy != nil {
-							t.Errorf("%s %s: ended_by %s at %v why %s", p.name, action, refStr(got.EndedBy), got.EndedAt, refStr(got.EndedWhy))
+						} else if strOrNil(got.EndedBy) != p.caller.User.ID || got.EndedAt == nil || got.EndedWhy != nil {
+							t.Errorf("%s %s: ended_by %s at %v why %s", p.name, action, strOrNil(got.EndedBy), got.EndedAt, strOrNil(got.EndedWhy))
 						}
 						// And the same move again is 409: it is no longer in its from status.
 						refWantProblem(t, refAct(t, env, p.caller, fx.ID, action), http.StatusConflict, "conflict", "", p.name+" "+action+" twice")
@@ -883,7 +815,7 @@ func TestReferralAccess(t *testing.T) {
 			refCheckNoAccess(t, env, w.bCW, other.id, []string{otherSvc.ID}, "B on A's other case during accept")
 			// A sees its case unmarked.
 			res := env.Do(t, http.MethodGet, "/api/v1/cases/"+kase.id, w.aCW, nil)
-			refMust(t, res, http.StatusOK, "A GET its referred case")
+			mustStatus(t, res, http.StatusOK, "A GET its referred case")
 			var v refCaseView
 			res.Decode(t, &v)
 			if v.Referred != nil && *v.Referred {
@@ -930,8 +862,8 @@ func TestReferralAccess(t *testing.T) {
 			refWithdrawConsent(t, env, w.aCW, kase.id, consent)
 			after(t, kase, []string{aSvc, mine.ID}, &mine, "B after consent withdrawal")
 			got := refGet(t, env, w.aCW, r.ID)
-			if got.Status != "revoked" || refStr(got.EndedWhy) != "consent_withdrawn" || refStr(got.EndedBy) != w.aCW.User.ID || got.EndedAt == nil {
-				t.Errorf("after consent withdrawal the accepted referral is %s, ended_why %s, ended_by %s", got.Status, refStr(got.EndedWhy), refStr(got.EndedBy))
+			if got.Status != "revoked" || strOrNil(got.EndedWhy) != "consent_withdrawn" || strOrNil(got.EndedBy) != w.aCW.User.ID || got.EndedAt == nil {
+				t.Errorf("after consent withdrawal the accepted referral is %s, ended_why %s, ended_by %s", got.Status, strOrNil(got.EndedWhy), strOrNil(got.EndedBy))
 			}
 			if b := refGet(t, env, w.bCW, r.ID); b.Status != "revoked" {
 				t.Errorf("B reads the referral as %s after consent withdrawal", b.Status)
@@ -942,8 +874,8 @@ func TestReferralAccess(t *testing.T) {
 			kase, aSvc, consent, r := setup(t)
 			refWithdrawConsent(t, env, w.aCW, kase.id, consent)
 			got := refGet(t, env, w.aCW, r.ID)
-			if got.Status != "withdrawn" || refStr(got.EndedWhy) != "consent_withdrawn" {
-				t.Errorf("after consent withdrawal the pending referral is %s, ended_why %s", got.Status, refStr(got.EndedWhy))
+			if got.Status != "withdrawn" || strOrNil(got.EndedWhy) != "consent_withdrawn" {
+				t.Errorf("after consent withdrawal the pending referral is %s, ended_why %s", got.Status, strOrNil(got.EndedWhy))
 			}
 			refWantProblem(t, refAct(t, env, w.bCW, r.ID, "accept"), http.StatusConflict, "conflict", "", "B accepts a referral withdrawn by consent withdrawal")
 			after(t, kase, []string{aSvc}, nil, "B after consent withdrawal of a pending referral")
@@ -953,8 +885,8 @@ func TestReferralAccess(t *testing.T) {
 			mine := during(t, kase, aSvc, r)
 			refConsent(t, env, w.aCW, kase.id, w.b.ID, false)
 			after(t, kase, []string{aSvc, mine.ID}, &mine, "B after consent refusal")
-			if got := refGet(t, env, w.aCW, r.ID); got.Status != "revoked" || refStr(got.EndedWhy) != "consent_withdrawn" {
-				t.Errorf("after consent refusal the accepted referral is %s, ended_why %s", got.Status, refStr(got.EndedWhy))
+			if got := refGet(t, env, w.aCW, r.ID); got.Status != "revoked" || strOrNil(got.EndedWhy) != "consent_withdrawn" {
+				t.Errorf("after consent refusal the accepted referral is %s, ended_why %s", got.Status, strOrNil(got.EndedWhy))
 			}
 		})
 		t.Run("two accepted referrals", func(t *testing.T) {
@@ -967,7 +899,7 @@ func TestReferralAccess(t *testing.T) {
 				t.Errorf("a case referred twice is listed %d times", n)
 			}
 			refMustAct(t, env, w.aCW, r.ID, "revoke", "revoked")
-			refMust(t, env.Do(t, http.MethodGet, "/api/v1/cases/"+kase.id, w.bCW, nil), http.StatusOK, "B reads the case while the second referral is accepted")
+			mustStatus(t, env.Do(t, http.MethodGet, "/api/v1/cases/"+kase.id, w.bCW, nil), http.StatusOK, "B reads the case while the second referral is accepted")
 			refMustAct(t, env, w.bCW, r2.ID, "complete", "completed")
 			after(t, kase, []string{aSvc}, nil, "B after both referrals ended")
 		})
@@ -978,7 +910,7 @@ func TestReferralAccess(t *testing.T) {
 			rc := refCreate(t, env, w.aCW, kase.id, w.c.ID)
 			refMustAct(t, env, w.cCW, rc.ID, "accept", "accepted")
 			refMustAct(t, env, w.bCW, r.ID, "accept", "accepted")
-			refMust(t, env.Do(t, http.MethodGet, "/api/v1/cases/"+kase.id, w.cCW, nil), http.StatusOK, "C reads the case referred to it too")
+			mustStatus(t, env.Do(t, http.MethodGet, "/api/v1/cases/"+kase.id, w.cCW, nil), http.StatusOK, "C reads the case referred to it too")
 			refWithdrawConsent(t, env, w.aCW, kase.id, toC)
 			if got := refGet(t, env, w.aCW, rc.ID); got.Status != "revoked" {
 				t.Errorf("C's referral is %s after its consent was withdrawn", got.Status)
@@ -986,7 +918,7 @@ func TestReferralAccess(t *testing.T) {
 			if got := refGet(t, env, w.aCW, r.ID); got.Status != "accepted" {
 				t.Errorf("B's referral is %s after C's consent was withdrawn", got.Status)
 			}
-			refMust(t, env.Do(t, http.MethodGet, "/api/v1/cases/"+kase.id, w.bCW, nil), http.StatusOK, "B reads the case after C's consent was withdrawn")
+			mustStatus(t, env.Do(t, http.MethodGet, "/api/v1/cases/"+kase.id, w.bCW, nil), http.StatusOK, "B reads the case after C's consent was withdrawn")
 			refCheckNoAccess(t, env, w.cCW, kase.id, []string{aSvc}, "C after its consent was withdrawn")
 		})
 	})
@@ -1017,7 +949,7 @@ func TestReferralConsentGate(t *testing.T) {
 		none := func(t *testing.T, caseID string) {
 			t.Helper()
 			res := env.Do(t, http.MethodGet, "/api/v1/referrals?case_id="+caseID, w.aCW, nil)
-			refMust(t, res, http.StatusOK, "list referrals of the case")
+			mustStatus(t, res, http.StatusOK, "list referrals of the case")
 			var body struct {
 				Items []refReferral `json:"items"`
 			}
@@ -1035,7 +967,7 @@ func TestReferralConsentGate(t *testing.T) {
 			refused(t, refPost(t, env, w.aCW, k2.id, w.b.ID), "referral_consent_missing", "case_id", "no consent at all")
 			// Consent of another type is no referral consent.
 			res := env.Do(t, http.MethodPost, "/api/v1/cases/"+k2.id+"/consents", w.aCW, map[string]any{"type": "assistance", "given": true})
-			refMust(t, res, http.StatusCreated, "assistance consent")
+			mustStatus(t, res, http.StatusCreated, "assistance consent")
 			refused(t, refPost(t, env, w.aCW, k2.id, w.b.ID), "referral_consent_missing", "case_id", "only an assistance consent")
 			none(t, k.id)
 			none(t, k2.id)
@@ -1070,8 +1002,8 @@ func TestReferralConsentGate(t *testing.T) {
 			refConsent(t, env, w.aCW, k.id, d.ID, true) // consent while D was active
 			path := "/api/v1/organizations/" + d.ID
 			got := env.Do(t, http.MethodGet, path, env.Admin, nil)
-			refMust(t, got, http.StatusOK, "IOM admin GET organisation")
-			refMust(t, env.Do(t, http.MethodPatch, path, env.Admin, map[string]any{"active": false}, "If-Match", got.Header.Get("ETag")),
+			mustStatus(t, got, http.StatusOK, "IOM admin GET organisation")
+			mustStatus(t, env.Do(t, http.MethodPatch, path, env.Admin, map[string]any{"active": false}, "If-Match", got.Header.Get("ETag")),
 				http.StatusOK, "IOM admin deactivates D")
 			refused(t, refPost(t, env, w.aCW, k.id, d.ID), "recipient_not_active", "to_organization_id", "refer to an inactive organisation")
 			refused(t, refPost(t, env, w.aCW, k.id, uuid.NewString()), "recipient_not_active", "to_organization_id", "refer to a missing organisation")
@@ -1127,7 +1059,7 @@ func TestReferralListEqualsGet(t *testing.T) {
 						got[id] = mark{v.View, v.Referred != nil && *v.Referred}
 					case http.StatusNotFound:
 					default:
-						t.Fatalf("%s: %s GET case: %d %s", phase, u.User.Email, res.Status, refShort(res.Body))
+						t.Fatalf("%s: %s GET case: %d %s", phase, u.User.Email, res.Status, shortBody(res.Body))
 					}
 				}
 				for _, limit := range []int{1, 2, 0} {
@@ -1223,7 +1155,7 @@ func TestReferralListFilters(t *testing.T) {
 					q.Set("cursor", cursor)
 				}
 				res := env.Do(t, http.MethodGet, "/api/v1/referrals?"+q.Encode(), c, nil)
-				refMust(t, res, http.StatusOK, "list referrals ?"+q.Encode())
+				mustStatus(t, res, http.StatusOK, "list referrals ?"+q.Encode())
 				var body struct {
 					Items      []refReferral `json:"items"`
 					NextCursor *string       `json:"next_cursor"`
@@ -1487,8 +1419,8 @@ func TestReferralTwoServers(t *testing.T) {
 				r := refCreate(t, envA, w.aCW, k.id, w.b.ID)
 				refCheckNoAccess(t, envB, bOnB, k.id, nil, "B on its instance before accept")
 				refMustAct(t, envA, w.bCW, r.ID, "accept", "accepted")
-				refMust(t, envB.Do(t, http.MethodGet, "/api/v1/cases/"+k.id, bOnB, nil), http.StatusOK, "B on its instance reads the accepted referral's case")
-				refMust(t, envB.Do(t, http.MethodGet, "/api/v1/cases/"+k.id+"/services", bOnB, nil), http.StatusOK, "B on its instance lists services")
+				mustStatus(t, envB.Do(t, http.MethodGet, "/api/v1/cases/"+k.id, bOnB, nil), http.StatusOK, "B on its instance reads the accepted referral's case")
+				mustStatus(t, envB.Do(t, http.MethodGet, "/api/v1/cases/"+k.id+"/services", bOnB, nil), http.StatusOK, "B on its instance lists services")
 				svc := refNewService(t, envB, bOnB, k.id, "recorded by the recipient")
 				if _, ok := refListed(t, envB, bOnB, 0)[k.id]; !ok {
 					t.Errorf("B's list on its instance lacks the referred case")
@@ -1510,8 +1442,8 @@ func TestReferralTwoServers(t *testing.T) {
 				k, consent, r, svc := start(t)
 				refWithdrawConsent(t, envA, w.aCW, k.id, consent)
 				refCheckNoAccess(t, envB, bOnB, k.id, []string{svc.ID}, "B on its instance after consent withdrawal on A's")
-				if g := refGet(t, envB, bOnB, r.ID); g.Status != "revoked" || refStr(g.EndedWhy) != "consent_withdrawn" {
-					t.Errorf("B reads the referral as %s (%s) on its instance", g.Status, refStr(g.EndedWhy))
+				if g := refGet(t, envB, bOnB, r.ID); g.Status != "revoked" || strOrNil(g.EndedWhy) != "consent_withdrawn" {
+					t.Errorf("B reads the referral as %s (%s) on its instance", g.Status, strOrNil(g.EndedWhy))
 				}
 			})
 			t.Run("complete on B's instance", func(t *testing.T) {
@@ -1542,13 +1474,13 @@ func TestReferralAudit(t *testing.T) {
 		// one wants exactly one success event of action about object by caller.
 		one := func(t *testing.T, action, objectType, object string, by *apptest.Caller, orgID string) {
 			t.Helper()
-			evs := refAudit(t, env, url.Values{"action": {action}, "object_id": {object}})
+			evs := mustAuditEvents[refEvent](t, env, url.Values{"action": {action}, "object_id": {object}})
 			if len(evs) != 1 {
 				t.Errorf("%s on %s: %d audit events, want 1: %+v", action, object, len(evs), evs)
 				return
 			}
 			e := evs[0]
-			if refStr(e.ActorID) != by.User.ID || refStr(e.OrganizationID) != orgID || e.ObjectType != objectType || e.Outcome != "success" {
+			if strOrNil(e.ActorID) != by.User.ID || strOrNil(e.OrganizationID) != orgID || e.ObjectType != objectType || e.Outcome != "success" {
 				t.Errorf("%s on %s: event %+v, want actor %s org %s type %s success", action, object, e, by.User.ID, orgID, objectType)
 			}
 		}
@@ -1569,20 +1501,20 @@ func TestReferralAudit(t *testing.T) {
 
 		t.Run("reads by the recipient", func(t *testing.T) {
 			r := refInStatus(t, w, k.id, "accepted")
-			refMust(t, env.Do(t, http.MethodGet, "/api/v1/cases/"+k.id, w.bCW, nil), http.StatusOK, "B reads the referred case")
-			evs := refAudit(t, env, url.Values{"action": {"case.read"}, "object_id": {k.id}, "actor_id": {w.bCW.User.ID}})
-			if len(evs) != 1 || refStr(evs[0].OrganizationID) != w.b.ID || evs[0].Outcome != "success" || evs[0].ObjectType != "case" {
+			mustStatus(t, env.Do(t, http.MethodGet, "/api/v1/cases/"+k.id, w.bCW, nil), http.StatusOK, "B reads the referred case")
+			evs := mustAuditEvents[refEvent](t, env, url.Values{"action": {"case.read"}, "object_id": {k.id}, "actor_id": {w.bCW.User.ID}})
+			if len(evs) != 1 || strOrNil(evs[0].OrganizationID) != w.b.ID || evs[0].Outcome != "success" || evs[0].ObjectType != "case" {
 				t.Errorf("B's read of the referred case: audit events %+v, want one case.read of B's organisation", evs)
 			}
 			refServices(t, env, w.bCW, k.id)
-			if evs := refAudit(t, env, url.Values{"action": {"service.list"}, "object_id": {k.id}, "actor_id": {w.bCW.User.ID}}); len(evs) != 1 ||
-				refStr(evs[0].OrganizationID) != w.b.ID {
+			if evs := mustAuditEvents[refEvent](t, env, url.Values{"action": {"service.list"}, "object_id": {k.id}, "actor_id": {w.bCW.User.ID}}); len(evs) != 1 ||
+				strOrNil(evs[0].OrganizationID) != w.b.ID {
 				t.Errorf("B's service list of the referred case: audit events %+v, want one service.list of B's organisation", evs)
 			}
 			svc := refNewService(t, env, w.bCW, k.id, "audited")
 			one(t, "service.create", "service", svc.ID, w.bCW, w.b.ID)
 			refListed(t, env, w.bCW, 0)
-			if evs := refAudit(t, env, url.Values{"action": {"case.list"}, "actor_id": {w.bCW.User.ID}}); len(evs) == 0 || refStr(evs[len(evs)-1].OrganizationID) != w.b.ID {
+			if evs := mustAuditEvents[refEvent](t, env, url.Values{"action": {"case.list"}, "actor_id": {w.bCW.User.ID}}); len(evs) == 0 || strOrNil(evs[len(evs)-1].OrganizationID) != w.b.ID {
 				t.Errorf("B's case list holding the referred case: audit events %+v, want case.list of B's organisation", evs)
 			}
 			refMustAct(t, env, w.aCW, r.ID, "revoke", "revoked")
@@ -1596,7 +1528,7 @@ func TestReferralAudit(t *testing.T) {
 			}
 			one(t, "consent.withdraw", "consent", consent, w.aCW, w.a.ID)
 			var about []string
-			for _, e := range refAudit(t, env, url.Values{"object_id": {r.ID}}) {
+			for _, e := range mustAuditEvents[refEvent](t, env, url.Values{"object_id": {r.ID}}) {
 				about = append(about, e.Action)
 			}
 			if !slices.ContainsFunc(about, func(a string) bool {

@@ -146,29 +146,13 @@ func svcCreateService(t testing.TB, env *apptest.Env, c *apptest.Caller, caseID 
 	return m, res.Header.Get("ETag")
 }
 
-// svcPatch sends a PATCH as c with If-Match etag (none when empty).
-func svcPatch(t testing.TB, env *apptest.Env, c *apptest.Caller, path, etag string, body any) *apptest.Response {
-	t.Helper()
-	if etag == "" {
-		return env.Do(t, http.MethodPatch, path, c, body)
-	}
-	return env.Do(t, http.MethodPatch, path, c, body, "If-Match", etag)
-}
-
 // svcList reads every page of a list as c and returns the items.
 func svcList(t testing.TB, env *apptest.Env, c *apptest.Caller, path string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	cursor := ""
 	for range 1000 {
-		p := path
-		if cursor != "" {
-			sep := "?"
-			if strings.Contains(p, "?") {
-				sep = "&"
-			}
-			p += sep + "cursor=" + url.QueryEscape(cursor)
-		}
+		p := withCursor(path, cursor)
 		res := svcMust(t, env.Do(t, http.MethodGet, p, c, nil), http.StatusOK, "list "+p)
 		var page struct {
 			Items      []json.RawMessage `json:"items"`
@@ -324,9 +308,9 @@ func svcTestCommonFields(t *testing.T, env *apptest.Env, cw *apptest.Caller) {
 	if cost, _ := pseudo["cost"].(map[string]any); cost == nil || cost["amount"] != json.Number("123456789012") {
 		t.Errorf("coordinator's cost %v", pseudo["cost"])
 	}
-	svcProblem(t, svcPatch(t, env, coord, path, etag, map[string]any{"status": "completed"}), http.StatusForbidden, "", "coordinator changes a service")
+	svcProblem(t, patchIfMatch(t, env, coord, path, etag, map[string]any{"status": "completed"}), http.StatusForbidden, "", "coordinator changes a service")
 	// null clears the optional fields.
-	res := svcMust(t, svcPatch(t, env, cw, path, etag, map[string]any{"cost": nil, "funding_project": nil, "notes": nil, "ended_on": nil}), http.StatusOK, "clear fields")
+	res := svcMust(t, patchIfMatch(t, env, cw, path, etag, map[string]any{"cost": nil, "funding_project": nil, "notes": nil, "ended_on": nil}), http.StatusOK, "clear fields")
 	for _, m := range []map[string]any{svcObj(t, res), svcObj(t, svcMust(t, env.Do(t, http.MethodGet, path, cw, nil), http.StatusOK, "get cleared"))} {
 		if _, ok := m["notes"]; ok || m["cost"] != nil || m["funding_project"] != nil || m["ended_on"] != nil || m["started_on"] != "2025-03-01" {
 			t.Errorf("after clearing cost, funding_project, notes and ended_on: %v", m)
@@ -415,13 +399,13 @@ func svcTestTransitions(t *testing.T, env *apptest.Env, cw *apptest.Caller) {
 		return s, res.Header.Get("ETag")
 	}
 
-	svcProblem(t, svcPatch(t, env, cw, path, "", map[string]any{"status": "in_progress"}), http.StatusPreconditionRequired, "", "PATCH without If-Match")
-	svcProblem(t, svcPatch(t, env, cw, path, `"7"`, map[string]any{"status": "in_progress"}), http.StatusPreconditionFailed, "", "PATCH with a future version")
+	svcProblem(t, patchIfMatch(t, env, cw, path, "", map[string]any{"status": "in_progress"}), http.StatusPreconditionRequired, "", "PATCH without If-Match")
+	svcProblem(t, patchIfMatch(t, env, cw, path, `"7"`, map[string]any{"status": "in_progress"}), http.StatusPreconditionFailed, "", "PATCH with a future version")
 	if st, tag := status(); st != "planned" || tag != etag {
 		t.Fatalf("refused PATCHes changed the service: %s %s", st, tag)
 	}
 
-	res := svcMust(t, svcPatch(t, env, cw, path, etag, map[string]any{"status": "in_progress", "started_on": "2025-05-01"}), http.StatusOK, "planned → in_progress")
+	res := svcMust(t, patchIfMatch(t, env, cw, path, etag, map[string]any{"status": "in_progress", "started_on": "2025-05-01"}), http.StatusOK, "planned → in_progress")
 	if m := svcObj(t, res); m["status"] != "in_progress" || m["started_on"] != "2025-05-01" {
 		t.Errorf("after planned → in_progress: %s", res.Body)
 	}
@@ -429,25 +413,25 @@ func svcTestTransitions(t *testing.T, env *apptest.Env, cw *apptest.Caller) {
 	if etag2 != `"2"` {
 		t.Errorf("ETag after one change %q, want \"2\"", etag2)
 	}
-	svcProblem(t, svcPatch(t, env, cw, path, etag, map[string]any{"status": "completed"}), http.StatusPreconditionFailed, "", "PATCH with the stale ETag")
-	svcProblem(t, svcPatch(t, env, cw, path, etag2, map[string]any{"status": "planned"}), http.StatusConflict, "", "in_progress → planned")
+	svcProblem(t, patchIfMatch(t, env, cw, path, etag, map[string]any{"status": "completed"}), http.StatusPreconditionFailed, "", "PATCH with the stale ETag")
+	svcProblem(t, patchIfMatch(t, env, cw, path, etag2, map[string]any{"status": "planned"}), http.StatusConflict, "", "in_progress → planned")
 	if st, tag := status(); st != "in_progress" || tag != etag2 {
 		t.Fatalf("refused PATCHes changed the service: %s %s", st, tag)
 	}
 
-	res = svcMust(t, svcPatch(t, env, cw, path, etag2, map[string]any{"status": "completed", "ended_on": "2025-06-01"}), http.StatusOK, "in_progress → completed")
+	res = svcMust(t, patchIfMatch(t, env, cw, path, etag2, map[string]any{"status": "completed", "ended_on": "2025-06-01"}), http.StatusOK, "in_progress → completed")
 	if m := svcObj(t, res); m["status"] != "completed" || m["ended_on"] != "2025-06-01" {
 		t.Errorf("after in_progress → completed: %s", res.Body)
 	}
 	etag3 := res.Header.Get("ETag")
 	for _, to := range []string{"in_progress", "planned", "cancelled"} {
-		svcProblem(t, svcPatch(t, env, cw, path, etag3, map[string]any{"status": to}), http.StatusConflict, "", "completed → "+to)
+		svcProblem(t, patchIfMatch(t, env, cw, path, etag3, map[string]any{"status": to}), http.StatusConflict, "", "completed → "+to)
 	}
 	if st, tag := status(); st != "completed" || tag != etag3 {
 		t.Errorf("refused transitions changed the service: %s %s", st, tag)
 	}
 	// Sending the current status again is no transition.
-	res = svcMust(t, svcPatch(t, env, cw, path, etag3, map[string]any{"status": "completed", "details": map[string]any{"sessions": 8}}), http.StatusOK, "completed, unchanged status")
+	res = svcMust(t, patchIfMatch(t, env, cw, path, etag3, map[string]any{"status": "completed", "details": map[string]any{"sessions": 8}}), http.StatusOK, "completed, unchanged status")
 	if m := svcObj(t, res); m["status"] != "completed" || svcCanon(t, m["details"]) != `{"modality":"individual","sessions":8}` {
 		t.Errorf("after a details change on a completed service: %s", res.Body)
 	}
@@ -455,10 +439,10 @@ func svcTestTransitions(t *testing.T, env *apptest.Env, cw *apptest.Caller) {
 	// cancelled is final too.
 	created, etag = svcCreateService(t, env, cw, caseID, map[string]any{"type": "legal"})
 	cpath := svcServicesPath(caseID) + "/" + created["id"].(string)
-	res = svcMust(t, svcPatch(t, env, cw, cpath, etag, map[string]any{"status": "cancelled"}), http.StatusOK, "planned → cancelled")
+	res = svcMust(t, patchIfMatch(t, env, cw, cpath, etag, map[string]any{"status": "cancelled"}), http.StatusOK, "planned → cancelled")
 	etag = res.Header.Get("ETag")
 	for _, to := range []string{"completed", "in_progress", "planned"} {
-		svcProblem(t, svcPatch(t, env, cw, cpath, etag, map[string]any{"status": to}), http.StatusConflict, "", "cancelled → "+to)
+		svcProblem(t, patchIfMatch(t, env, cw, cpath, etag, map[string]any{"status": to}), http.StatusConflict, "", "cancelled → "+to)
 	}
 	if m := svcObj(t, svcMust(t, env.Do(t, http.MethodGet, cpath, cw, nil), http.StatusOK, "get cancelled")); m["status"] != "cancelled" {
 		t.Errorf("cancelled service is now %v", m["status"])
@@ -466,13 +450,13 @@ func svcTestTransitions(t *testing.T, env *apptest.Env, cw *apptest.Caller) {
 
 	// planned → completed directly is allowed.
 	created, etag = svcCreateService(t, env, cw, caseID, map[string]any{"type": "other"})
-	svcMust(t, svcPatch(t, env, cw, svcServicesPath(caseID)+"/"+created["id"].(string), etag, map[string]any{"status": "completed"}), http.StatusOK, "planned → completed")
+	svcMust(t, patchIfMatch(t, env, cw, svcServicesPath(caseID)+"/"+created["id"].(string), etag, map[string]any{"status": "completed"}), http.StatusOK, "planned → completed")
 
 	// A service answers only under its own case.
 	other := svcNewCase(t, env, cw)
 	wrong := svcServicesPath(other) + "/" + created["id"].(string)
 	svcProblem(t, env.Do(t, http.MethodGet, wrong, cw, nil), http.StatusNotFound, "", "GET a service under another case")
-	svcProblem(t, svcPatch(t, env, cw, wrong, `"2"`, map[string]any{"notes": "x"}), http.StatusNotFound, "", "PATCH a service under another case")
+	svcProblem(t, patchIfMatch(t, env, cw, wrong, `"2"`, map[string]any{"notes": "x"}), http.StatusNotFound, "", "PATCH a service under another case")
 	svcProblem(t, env.Do(t, http.MethodGet, svcServicesPath(caseID)+"/"+uuid.NewString(), cw, nil), http.StatusNotFound, "", "GET a missing service")
 	if items := svcList(t, env, cw, svcServicesPath(other)); len(items) != 0 {
 		t.Errorf("the other case lists %d services", len(items))
@@ -482,12 +466,12 @@ func svcTestTransitions(t *testing.T, env *apptest.Env, cw *apptest.Caller) {
 	created, etag = svcCreateService(t, env, cw, caseID, map[string]any{"type": "shelter", "started_on": "2025-03-01",
 		"details": map[string]any{"admitted_on": "2025-03-01"}})
 	spath := svcServicesPath(caseID) + "/" + created["id"].(string)
-	svcProblem(t, svcPatch(t, env, cw, spath, etag, map[string]any{"ended_on": "2025-02-28"}), http.StatusUnprocessableEntity, "ended_on", "PATCH ended_on before started_on")
-	svcProblem(t, svcPatch(t, env, cw, spath, etag, map[string]any{"details": map[string]any{"discharged_on": "2025-02-27"}}),
+	svcProblem(t, patchIfMatch(t, env, cw, spath, etag, map[string]any{"ended_on": "2025-02-28"}), http.StatusUnprocessableEntity, "ended_on", "PATCH ended_on before started_on")
+	svcProblem(t, patchIfMatch(t, env, cw, spath, etag, map[string]any{"details": map[string]any{"discharged_on": "2025-02-27"}}),
 		http.StatusUnprocessableEntity, "details.discharged_on", "PATCH discharged_on before admitted_on")
-	svcProblem(t, svcPatch(t, env, cw, spath, etag, map[string]any{"cost": map[string]any{"amount": 5, "currency": "XXX"}}),
+	svcProblem(t, patchIfMatch(t, env, cw, spath, etag, map[string]any{"cost": map[string]any{"amount": 5, "currency": "XXX"}}),
 		http.StatusUnprocessableEntity, "cost.currency", "PATCH cost in XXX")
-	svcProblem(t, svcPatch(t, env, cw, spath, etag, map[string]any{"funding_project": "has spaces"}), http.StatusBadRequest, "", "PATCH funding project with spaces")
+	svcProblem(t, patchIfMatch(t, env, cw, spath, etag, map[string]any{"funding_project": "has spaces"}), http.StatusBadRequest, "", "PATCH funding project with spaces")
 	if res := svcMust(t, env.Do(t, http.MethodGet, spath, cw, nil), http.StatusOK, "get shelter"); res.Header.Get("ETag") != etag {
 		t.Errorf("refused PATCHes moved the version to %s: %s", res.Header.Get("ETag"), res.Body)
 	}
@@ -507,12 +491,12 @@ func svcTestDetailsMerge(t *testing.T, env *apptest.Env, cw *apptest.Caller) {
 		return svcCanon(t, m["details"]), res.Header.Get("ETag")
 	}
 
-	res := svcMust(t, svcPatch(t, env, cw, path, etag, map[string]any{"details": map[string]any{"provider": "Clinic B"}}), http.StatusOK, "set provider")
+	res := svcMust(t, patchIfMatch(t, env, cw, path, etag, map[string]any{"details": map[string]any{"provider": "Clinic B"}}), http.StatusOK, "set provider")
 	if d := svcCanon(t, svcObj(t, res)["details"]); d != `{"kind":"primary","provider":"Clinic B"}` {
 		t.Errorf("after setting provider: %s", d)
 	}
 	etag = res.Header.Get("ETag")
-	res = svcMust(t, svcPatch(t, env, cw, path, etag, map[string]any{"details": map[string]any{"kind": nil}}), http.StatusOK, "remove kind")
+	res = svcMust(t, patchIfMatch(t, env, cw, path, etag, map[string]any{"details": map[string]any{"kind": nil}}), http.StatusOK, "remove kind")
 	if d := svcCanon(t, svcObj(t, res)["details"]); d != `{"provider":"Clinic B"}` {
 		t.Errorf("after removing kind: %s", d)
 	}
@@ -522,18 +506,18 @@ func svcTestDetailsMerge(t *testing.T, env *apptest.Env, cw *apptest.Caller) {
 	}
 
 	// A field of another type, or a bad value, is refused; nothing changes.
-	svcProblem(t, svcPatch(t, env, cw, path, etag, map[string]any{"details": map[string]any{"facility": "Shelter"}}),
+	svcProblem(t, patchIfMatch(t, env, cw, path, etag, map[string]any{"details": map[string]any{"facility": "Shelter"}}),
 		http.StatusUnprocessableEntity, "details.facility", "PATCH a shelter field onto a medical service")
-	svcProblem(t, svcPatch(t, env, cw, path, etag, map[string]any{"details": map[string]any{"kind": "representation"}}),
+	svcProblem(t, patchIfMatch(t, env, cw, path, etag, map[string]any{"details": map[string]any{"kind": "representation"}}),
 		http.StatusUnprocessableEntity, "details.kind", "PATCH a legal kind onto a medical service")
-	svcProblem(t, svcPatch(t, env, cw, path, etag, map[string]any{"details": map[string]any{"nights": 4}}),
+	svcProblem(t, patchIfMatch(t, env, cw, path, etag, map[string]any{"details": map[string]any{"nights": 4}}),
 		http.StatusUnprocessableEntity, "details.nights", "PATCH derived nights")
 	// The type never changes.
-	svcProblem(t, svcPatch(t, env, cw, path, etag, map[string]any{"type": "shelter", "details": map[string]any{"facility": "Shelter"}}),
+	svcProblem(t, patchIfMatch(t, env, cw, path, etag, map[string]any{"type": "shelter", "details": map[string]any{"facility": "Shelter"}}),
 		http.StatusBadRequest, "", "PATCH type")
-	svcProblem(t, svcPatch(t, env, cw, path, etag, map[string]any{"type": "medical"}), http.StatusBadRequest, "", "PATCH the same type")
-	svcProblem(t, svcPatch(t, env, cw, path, etag, map[string]any{"case_id": uuid.NewString()}), http.StatusBadRequest, "", "PATCH case_id")
-	svcProblem(t, svcPatch(t, env, cw, path, etag, map[string]any{}), http.StatusBadRequest, "", "empty PATCH")
+	svcProblem(t, patchIfMatch(t, env, cw, path, etag, map[string]any{"type": "medical"}), http.StatusBadRequest, "", "PATCH the same type")
+	svcProblem(t, patchIfMatch(t, env, cw, path, etag, map[string]any{"case_id": uuid.NewString()}), http.StatusBadRequest, "", "PATCH case_id")
+	svcProblem(t, patchIfMatch(t, env, cw, path, etag, map[string]any{}), http.StatusBadRequest, "", "empty PATCH")
 	if d, tag := read(); d != `{"provider":"Clinic B"}` || tag != etag {
 		t.Errorf("refused PATCHes changed the service: %s %s", d, tag)
 	}
@@ -544,11 +528,11 @@ func svcTestDetailsMerge(t *testing.T, env *apptest.Env, cw *apptest.Caller) {
 	if d := svcCanon(t, created["details"]); !strings.Contains(d, `"nights":20`) {
 		t.Errorf("admitted 20 days ago: %s", d)
 	}
-	res = svcMust(t, svcPatch(t, env, cw, spath, etag, map[string]any{"details": map[string]any{"discharged_on": svcToday(-5)}}), http.StatusOK, "discharge")
+	res = svcMust(t, patchIfMatch(t, env, cw, spath, etag, map[string]any{"details": map[string]any{"discharged_on": svcToday(-5)}}), http.StatusOK, "discharge")
 	if d := svcCanon(t, svcObj(t, res)["details"]); !strings.Contains(d, `"nights":15`) || !strings.Contains(d, `"facility":"F"`) {
 		t.Errorf("after discharge: %s", d)
 	}
-	res = svcMust(t, svcPatch(t, env, cw, spath, res.Header.Get("ETag"), map[string]any{"details": map[string]any{"discharged_on": nil}}), http.StatusOK, "undo discharge")
+	res = svcMust(t, patchIfMatch(t, env, cw, spath, res.Header.Get("ETag"), map[string]any{"details": map[string]any{"discharged_on": nil}}), http.StatusOK, "undo discharge")
 	if d := svcCanon(t, svcObj(t, res)["details"]); !strings.Contains(d, `"nights":20`) || strings.Contains(d, "discharged_on") {
 		t.Errorf("after clearing the discharge: %s", d)
 	}
@@ -584,14 +568,14 @@ func svcTestCaseStatus(t *testing.T, env *apptest.Env, cw *apptest.Caller) {
 	s1, e1 := svcCreateService(t, env, cw, caseID, map[string]any{"type": "shelter"})
 	want("active", "after recording a planned service")
 	p1 := svcServicesPath(caseID) + "/" + s1["id"].(string)
-	res := svcMust(t, svcPatch(t, env, cw, p1, e1, map[string]any{"status": "in_progress"}), http.StatusOK, "start")
+	res := svcMust(t, patchIfMatch(t, env, cw, p1, e1, map[string]any{"status": "in_progress"}), http.StatusOK, "start")
 	want("active", "with a service in progress")
-	svcMust(t, svcPatch(t, env, cw, p1, res.Header.Get("ETag"), map[string]any{"status": "completed"}), http.StatusOK, "complete")
+	svcMust(t, patchIfMatch(t, env, cw, p1, res.Header.Get("ETag"), map[string]any{"status": "completed"}), http.StatusOK, "complete")
 	want("follow_up", "after completing every service")
 
 	s2, e2 := svcCreateService(t, env, cw, caseID, map[string]any{"type": "medical", "status": "in_progress"})
 	want("active", "after recording a new service in follow-up")
-	svcMust(t, svcPatch(t, env, cw, svcServicesPath(caseID)+"/"+s2["id"].(string), e2, map[string]any{"status": "completed"}), http.StatusOK, "complete second")
+	svcMust(t, patchIfMatch(t, env, cw, svcServicesPath(caseID)+"/"+s2["id"].(string), e2, map[string]any{"status": "completed"}), http.StatusOK, "complete second")
 	want("follow_up", "after completing the second service")
 
 	h := svcHistory(t, env, cw, caseID)

@@ -203,24 +203,10 @@ func mustRefreshRefused(t testing.TB, env *apptest.Env, refreshToken, what strin
 	mustUnauthenticatedProblem(t, tryRefresh(t, env, refreshToken), what)
 }
 
-// mustAuthETag reads the ETag of path as caller.
-func mustAuthETag(t testing.TB, env *apptest.Env, caller *apptest.Caller, path string) string {
-	t.Helper()
-	res := env.Do(t, http.MethodGet, path, caller, nil)
-	if res.Status != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", path, res.Status, res.Body)
-	}
-	tag := res.Header.Get("ETag")
-	if tag == "" {
-		t.Fatalf("GET %s: no ETag", path)
-	}
-	return tag
-}
-
 // mustAuthPatch PATCHes path as caller with the current ETag; 200 or fail.
 func mustAuthPatch(t testing.TB, env *apptest.Env, caller *apptest.Caller, path string, body any) *apptest.Response {
 	t.Helper()
-	tag := mustAuthETag(t, env, caller, path)
+	tag := mustETagAs(t, env, caller, path)
 	res := env.Do(t, http.MethodPatch, path, caller, body, "If-Match", tag)
 	if res.Status != http.StatusOK {
 		t.Fatalf("PATCH %s: %d %s", path, res.Status, res.Body)
