@@ -87,11 +87,8 @@ func (s *Audit) List(ctx context.Context, scope tenant.Scope, f audit.Filter, r 
 	if f.To != nil {
 		q = q.Where("occurred_at < ?", f.To.UTC())
 	}
-	if r.After != "" {
-		q = q.Where("id > ?", r.After)
-	}
 	var rows []auditRow
-	if err := q.Order("id").Limit(r.Limit + 1).Find(&rows).Error; err != nil {
+	if err := paged(q, r, "id", "").Find(&rows).Error; err != nil {
 		return nil, translate(err, "audit event")
 	}
 	out := make([]audit.Event, len(rows))

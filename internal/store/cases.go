@@ -451,14 +451,8 @@ func (s *Cases) List(ctx context.Context, scope tenant.Scope, f cases.Filter, r 
 	if f.OpenedTo != nil {
 		q = q.Where("opened_on <= ?", cases.Date(*f.OpenedTo))
 	}
-	if r.UpdatedSince != nil {
-		q = q.Where("updated_at >= ?", *r.UpdatedSince)
-	}
-	if r.After != "" {
-		q = q.Where("id > ?", r.After)
-	}
 	var rows []caseRow
-	if err := q.Order("id").Limit(r.Limit + 1).Find(&rows).Error; err != nil {
+	if err := paged(q, r, "id", "updated_at").Find(&rows).Error; err != nil {
 		return nil, translate(err, "case")
 	}
 	out := make([]cases.Case, len(rows))

@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/casework/casework/internal/apperr"
+	"github.com/casework/casework/internal/page"
 	"github.com/casework/casework/internal/tenant"
 )
 
@@ -38,6 +39,20 @@ func translate(err error, what string) error {
 func isBusy(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "SQLITE_BUSY") || strings.Contains(s, "database is locked")
+}
+
+// paged applies a page request to q: rows after the cursor (by idCol), changed
+// at or after UpdatedSince (by updatedCol; "" when the list has no such
+// filter), in id order, one more than the limit so the caller can tell
+// whether a next page exists.
+func paged(q *gorm.DB, r page.Request, idCol, updatedCol string) *gorm.DB {
+	if r.After != "" {
+		q = q.Where(idCol+" > ?", r.After)
+	}
+	if r.UpdatedSince != nil && updatedCol != "" {
+		q = q.Where(updatedCol+" >= ?", *r.UpdatedSince)
+	}
+	return q.Order(idCol).Limit(r.Limit + 1)
 }
 
 // scoped limits q to the rows of scope by the organisation column col. The

@@ -38,14 +38,8 @@ func NewNotes(db *DB, keys *crypt.Keyring) *Notes { return &Notes{db: db, keys: 
 // List implements notes.Store.
 func (s *Notes) List(ctx context.Context, caseID string, r page.Request) ([]notes.Note, error) {
 	q := s.db.gorm.WithContext(ctx).Where("case_id = ?", caseID)
-	if r.After != "" {
-		q = q.Where("id > ?", r.After)
-	}
-	if r.UpdatedSince != nil {
-		q = q.Where("created_at >= ?", *r.UpdatedSince)
-	}
 	var rows []noteRow
-	if err := q.Order("id").Limit(r.Limit + 1).Find(&rows).Error; err != nil {
+	if err := paged(q, r, "id", "created_at").Find(&rows).Error; err != nil {
 		return nil, translate(err, "note")
 	}
 	out := make([]notes.Note, len(rows))
@@ -80,11 +74,8 @@ func (s *Notes) Create(ctx context.Context, n notes.Note, ev audit.Event) error 
 // History implements cases.HistoryStore.
 func (s *Cases) History(ctx context.Context, caseID string, r page.Request) ([]cases.HistoryEntry, error) {
 	q := s.db.gorm.WithContext(ctx).Where("case_id = ?", caseID)
-	if r.After != "" {
-		q = q.Where("id > ?", r.After)
-	}
 	var rows []historyRow
-	if err := q.Order("id").Limit(r.Limit + 1).Find(&rows).Error; err != nil {
+	if err := paged(q, r, "id", "").Find(&rows).Error; err != nil {
 		return nil, translate(err, "case history")
 	}
 	out := make([]cases.HistoryEntry, len(rows))

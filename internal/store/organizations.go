@@ -42,14 +42,8 @@ func NewOrganizations(db *DB) *Organizations { return &Organizations{db: db} }
 // List implements organizations.Store.
 func (s *Organizations) List(ctx context.Context, scope tenant.Scope, r page.Request) ([]organizations.Organization, error) {
 	q := scoped(s.db.gorm.WithContext(ctx), scope, "id")
-	if r.After != "" {
-		q = q.Where("id > ?", r.After)
-	}
-	if r.UpdatedSince != nil {
-		q = q.Where("updated_at >= ?", *r.UpdatedSince)
-	}
 	var rows []organizationRow
-	if err := q.Order("id").Limit(r.Limit + 1).Find(&rows).Error; err != nil {
+	if err := paged(q, r, "id", "updated_at").Find(&rows).Error; err != nil {
 		return nil, translate(err, "organization")
 	}
 	out := make([]organizations.Organization, len(rows))

@@ -152,14 +152,8 @@ func numbersToInt(v any) any {
 // List implements services.Store.
 func (s *Services) List(ctx context.Context, caseID string, r page.Request) ([]services.Service, error) {
 	q := s.db.gorm.WithContext(ctx).Where("case_id = ?", caseID)
-	if r.After != "" {
-		q = q.Where("id > ?", r.After)
-	}
-	if r.UpdatedSince != nil {
-		q = q.Where("updated_at >= ?", *r.UpdatedSince)
-	}
 	var rows []serviceRow
-	if err := q.Order("id").Limit(r.Limit + 1).Find(&rows).Error; err != nil {
+	if err := paged(q, r, "id", "updated_at").Find(&rows).Error; err != nil {
 		return nil, translate(err, "service")
 	}
 	out := make([]services.Service, len(rows))

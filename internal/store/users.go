@@ -80,14 +80,8 @@ func (s *Users) List(ctx context.Context, scope tenant.Scope, orgID string, r pa
 	if orgID != "" {
 		q = q.Where("users.organization_id = ?", orgID)
 	}
-	if r.After != "" {
-		q = q.Where("users.id > ?", r.After)
-	}
-	if r.UpdatedSince != nil {
-		q = q.Where("users.updated_at >= ?", *r.UpdatedSince)
-	}
 	var rows []userWithOrg
-	if err := q.Order("users.id").Limit(r.Limit + 1).Scan(&rows).Error; err != nil {
+	if err := paged(q, r, "users.id", "users.updated_at").Scan(&rows).Error; err != nil {
 		return nil, translate(err, "user")
 	}
 	out := make([]users.User, len(rows))
