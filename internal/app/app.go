@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -56,9 +55,6 @@ type App struct {
 	Handler       *echo.Echo
 	Logger        *slog.Logger
 }
-
-// NewID returns a new record id: a UUIDv7, so ids sort by creation time.
-func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // LoadKeys returns the token-signing key set from configuration; on the
 // embedded default without configured keys it generates them into the data
@@ -132,18 +128,18 @@ func New(ctx context.Context, cfg config.Config, db *store.DB, keys *auth.KeySet
 	consentStore := store.NewConsents(db)
 	au := audit.NewService(store.NewAudit(db), az)
 	userStore := store.NewUsers(db)
-	cs := cases.NewService(caseStore, consentStore, orgStore, userStore, az, au, store.Now, NewID)
+	cs := cases.NewService(caseStore, consentStore, orgStore, userStore, az, au, store.Now, store.NewID)
 	a := &App{
 		Config: cfg, DB: db, Keys: keys, DataKeys: dataKeys, Authorizer: az, Logger: log, OrgStore: orgStore,
-		Auth:          auth.NewService(sessions, tokens, hasher, cfg.RefreshTokenTTL, cfg.SessionMaxAge, store.Now, NewID),
-		Organizations: organizations.NewService(orgStore, az, store.Now, NewID),
-		Users:         users.NewService(userStore, orgStore, az, hasher, store.Now, NewID),
+		Auth:          auth.NewService(sessions, tokens, hasher, cfg.RefreshTokenTTL, cfg.SessionMaxAge, store.Now, store.NewID),
+		Organizations: organizations.NewService(orgStore, az, store.Now, store.NewID),
+		Users:         users.NewService(userStore, orgStore, az, hasher, store.Now, store.NewID),
 		Cases:         cs,
-		Consents:      consents.NewService(consentStore, cs, orgStore, store.Now, NewID),
-		Services:      services.NewService(store.NewServices(db, dataKeys), cs, au, store.Now, NewID),
-		Notes:         notes.NewService(store.NewNotes(db, dataKeys), cs, au, store.Now, NewID),
+		Consents:      consents.NewService(consentStore, cs, orgStore, store.Now, store.NewID),
+		Services:      services.NewService(store.NewServices(db, dataKeys), cs, au, store.Now, store.NewID),
+		Notes:         notes.NewService(store.NewNotes(db, dataKeys), cs, au, store.Now, store.NewID),
 		Audit:         au,
-		Referrals:     referrals.NewService(store.NewReferrals(db, dataKeys), cs, consentStore, orgStore, az, store.Now, NewID),
+		Referrals:     referrals.NewService(store.NewReferrals(db, dataKeys), cs, consentStore, orgStore, az, store.Now, store.NewID),
 		CaseStore:     caseStore,
 	}
 	reg := prometheus.NewRegistry()
@@ -170,7 +166,7 @@ func (a *App) FirstStart(ctx context.Context, out io.Writer) error {
 	}
 	now := store.Now()
 	iom := organizations.Organization{
-		ID: NewID(), Name: a.Config.IOMName, Code: a.Config.IOMCode, Kind: auth.OrgKindIOM,
+		ID: store.NewID(), Name: a.Config.IOMName, Code: a.Config.IOMCode, Kind: auth.OrgKindIOM,
 		City: a.Config.IOMCity, Active: true, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := a.OrgStore.Create(ctx, iom); err != nil {

@@ -178,7 +178,7 @@ func (e *Env) NewOrg(t testing.TB, code, city string) organizations.Organization
 	t.Helper()
 	now := store.Now()
 	o := organizations.Organization{
-		ID: app.NewID(), Name: code + " Crisis Centre", Code: code, Kind: auth.OrgKindNGO, City: city,
+		ID: store.NewID(), Name: code + " Crisis Centre", Code: code, Kind: auth.OrgKindNGO, City: city,
 		Active: true, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := e.App.OrgStore.Create(context.Background(), o); err != nil {

@@ -74,7 +74,7 @@ func Load(ctx context.Context, a *app.App, n int, out io.Writer) error {
 	var caseworkers []string
 	for _, p := range partners {
 		now := store.Now()
-		org := organizations.Organization{ID: app.NewID(), Name: p.name, Code: p.code, Kind: auth.OrgKindNGO, City: p.city,
+		org := organizations.Organization{ID: store.NewID(), Name: p.name, Code: p.code, Kind: auth.OrgKindNGO, City: p.city,
 			Active: true, Version: 1, CreatedAt: now, UpdatedAt: now}
 		if err := a.OrgStore.Create(ctx, org); err != nil {
 			return err

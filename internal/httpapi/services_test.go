@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/casework/casework/internal/app"
 	"github.com/casework/casework/internal/apptest"
 	"github.com/casework/casework/internal/auth"
 	"github.com/casework/casework/internal/organizations"
@@ -649,7 +648,7 @@ func TestConsents(t *testing.T) {
 		orgB := env.NewOrg(t, "CONB", "Astana")
 		orgC := env.NewOrg(t, "CONC", "Aktau")
 		now := store.Now()
-		inactive := organizations.Organization{ID: app.NewID(), Name: "COND Crisis Centre", Code: "COND", Kind: auth.OrgKindNGO,
+		inactive := organizations.Organization{ID: store.NewID(), Name: "COND Crisis Centre", Code: "COND", Kind: auth.OrgKindNGO,
 			City: "Temirtau", Active: false, Version: 1, CreatedAt: now, UpdatedAt: now}
 		if err := env.App.OrgStore.Create(t.Context(), inactive); err != nil {
 			t.Fatalf("inactive organisation: %v", err)

@@ -42,14 +42,15 @@ func value(s *string) string {
 	return *s
 }
 
-// newID is a UUIDv7: ids sort by creation time, which list order relies on.
-func newID() string { return uuid.Must(uuid.NewV7()).String() }
+// NewID returns a new record id: a UUIDv7, so ids sort by creation time,
+// which every list's order relies on.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // insertAudit appends e within tx, so the event commits or rolls back with
 // the change it records.
 func insertAudit(tx *gorm.DB, e audit.Event) error {
 	row := auditRow{
-		ID: newID(), OccurredAt: Now(), ActorType: e.ActorType, ActorID: optional(e.ActorID),
+		ID: NewID(), OccurredAt: Now(), ActorType: e.ActorType, ActorID: optional(e.ActorID),
 		OrganizationID: optional(e.OrganizationID), Action: e.Action, ObjectType: e.ObjectType,
 		ObjectID: optional(e.ObjectID), Outcome: string(e.Outcome), IP: optional(e.IP), RequestID: optional(e.RequestID),
 	}

@@ -282,7 +282,7 @@ func insertHistory(tx *gorm.DB, caseID, orgID, actorID string, changes []cases.C
 	now := Now()
 	for _, ch := range changes {
 		row := historyRow{
-			ID: newID(), CaseID: caseID, OrganizationID: orgID, ActorID: actorID, Action: ch.Action,
+			ID: NewID(), CaseID: caseID, OrganizationID: orgID, ActorID: actorID, Action: ch.Action,
 			Field: ch.Field, Identifying: ch.Identifying, OldValue: ch.Old, NewValue: ch.New, ChangedAt: now,
 		}
 		if ch.Identifying {

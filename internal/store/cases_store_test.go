@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/casework/casework/internal/app"
 	"github.com/casework/casework/internal/apperr"
 	"github.com/casework/casework/internal/apptest"
 	"github.com/casework/casework/internal/audit"
@@ -174,7 +173,7 @@ func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0,
 func event(u users.User, action, objectType, objectID string) audit.Event {
 	return audit.Event{
 		ActorType: audit.ActorUser, ActorID: u.ID, OrganizationID: u.OrganizationID, Action: action,
-		ObjectType: objectType, ObjectID: objectID, Outcome: audit.Success, IP: "192.0.2.10", RequestID: "req-" + app.NewID(),
+		ObjectType: objectType, ObjectID: objectID, Outcome: audit.Success, IP: "192.0.2.10", RequestID: "req-" + store.NewID(),
 	}
 }
 
@@ -202,7 +201,7 @@ func auditActions(t *testing.T, s caseStores, objectID string) []string {
 // set and names unique to the case.
 func newTestCase(org organizations.Organization, by users.User, at time.Time) cases.Case {
 	c := cases.New()
-	c.ID, c.OrganizationID, c.CreatedBy = app.NewID(), org.ID, by.ID
+	c.ID, c.OrganizationID, c.CreatedBy = store.NewID(), org.ID, by.ID
 	c.AssignedTo = ptr(by.ID)
 	c.OpenedOn = cases.Date(at)
 	c.Version, c.CreatedAt, c.UpdatedAt = 1, at, at
@@ -263,7 +262,7 @@ func mustReferral(t *testing.T, s caseStores, c cases.Case, to organizations.Org
 	now := store.Now()
 	s.mustExec(t, `INSERT INTO referrals (id, case_id, from_organization_id, to_organization_id, service_types, data_kid,
 		status, version, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
-		app.NewID(), c.ID, c.OrganizationID, to.ID, `["shelter"]`, s.keys.ActiveKID(), status, c.CreatedBy, now, now)
+		store.NewID(), c.ID, c.OrganizationID, to.ID, `["shelter"]`, s.keys.ActiveKID(), status, c.CreatedBy, now, now)
 }
 
 // change is one history entry as the tests compare them.
@@ -479,13 +478,13 @@ func TestCasesStore(t *testing.T) {
 			got, err = s.cases.Get(ctx, tenant.All(), ca.ID)
 			mustNoErr(t, err)
 			sameJSON(t, "case of A in the all scope", got, ca)
-			_, err = s.cases.Get(ctx, tenant.All(), app.NewID())
+			_, err = s.cases.Get(ctx, tenant.All(), store.NewID())
 			mustCode(t, err, apperr.NotFound)
 		})
 
 		t.Run("Get/foreign organisation", func(t *testing.T) {
 			got, foreign := s.cases.Get(ctx, tenant.Org(a.ID), cb.ID)
-			_, missing := s.cases.Get(ctx, tenant.Org(a.ID), app.NewID())
+			_, missing := s.cases.Get(ctx, tenant.Org(a.ID), store.NewID())
 			mustSameNotFound(t, foreign, missing)
 			if got.Person.GivenName != "" || got.ID != "" {
 				t.Fatalf("a foreign Get returned data: %+v", got)
@@ -539,8 +538,8 @@ func TestCasesStore(t *testing.T) {
 			if owner != a.ID || referred {
 				t.Fatalf("Access(own case) = %s, %v; want %s, false", owner, referred, a.ID)
 			}
-			_, _, missing := s.cases.Access(ctx, app.NewID(), a.ID)
-			_, getMissing := s.cases.Get(ctx, tenant.Org(a.ID), app.NewID())
+			_, _, missing := s.cases.Access(ctx, store.NewID(), a.ID)
+			_, getMissing := s.cases.Get(ctx, tenant.Org(a.ID), store.NewID())
 			mustSameNotFound(t, missing, getMissing)
 		})
 
@@ -788,7 +787,7 @@ func TestCasesStore(t *testing.T) {
 				t.Fatalf("List(forced_criminality) = %v, lacks the updated case", caseIDs(found))
 			}
 			probe := cases.New()
-			probe.ID = app.NewID()
+			probe.ID = store.NewID()
 			probe.Person.IdentityDocuments = []cases.IdentityDocument{{Type: "national_id", Number: "id777000", IssuingCountry: "KZ"}}
 			dups, err := s.cases.Duplicates(ctx, a.ID, probe)
 			mustNoErr(t, err)
@@ -872,8 +871,8 @@ func TestCasesStore(t *testing.T) {
 					x.Person.GivenName = "Hijacked"
 					return []cases.Change{{Action: cases.ActionUpdated, Field: "person.given_name", Identifying: true}}, nil
 				}, event(ua, "case.update.foreign", "case", cb.ID))
-				_, missing := s.cases.Update(ctx, tenant.Org(a.ID), app.NewID(), version, func(x *cases.Case) ([]cases.Change, error) { return nil, nil },
-					event(ua, "case.update.foreign", "case", app.NewID()))
+				_, missing := s.cases.Update(ctx, tenant.Org(a.ID), store.NewID(), version, func(x *cases.Case) ([]cases.Change, error) { return nil, nil },
+					event(ua, "case.update.foreign", "case", store.NewID()))
 				mustSameNotFound(t, foreign, missing)
 				if called {
 					t.Fatal("a change was applied to another organisation's case")
@@ -945,7 +944,7 @@ func TestCasesStore(t *testing.T) {
 				t.Fatal("the exploitation index of a rolled-back update was written")
 			}
 			probe := cases.New()
-			probe.ID = app.NewID()
+			probe.ID = store.NewID()
 			probe.Person.IdentityDocuments = c.Person.IdentityDocuments
 			dups, err := s.cases.Duplicates(ctx, a.ID, probe)
 			mustNoErr(t, err)
@@ -1056,7 +1055,7 @@ func TestCasesStore(t *testing.T) {
 			if len(oh) != 1 || oh[0].ActorID != ub.ID {
 				t.Fatalf("history of another case = %+v", oh)
 			}
-			none, err := s.cases.History(ctx, app.NewID(), all(50))
+			none, err := s.cases.History(ctx, store.NewID(), all(50))
 			mustNoErr(t, err)
 			if len(none) != 0 {
 				t.Fatalf("history of a missing case = %+v", none)
@@ -1096,7 +1095,7 @@ func TestCasesStore(t *testing.T) {
 
 			probe := func(f func(*cases.Person)) cases.Case {
 				c := cases.New()
-				c.ID, c.OrganizationID = app.NewID(), d.ID
+				c.ID, c.OrganizationID = store.NewID(), d.ID
 				f(&c.Person)
 				return c
 			}
@@ -1160,7 +1159,7 @@ func TestCasesStore(t *testing.T) {
 func newTestService(c cases.Case, provider organizations.Organization, by users.User, typ, status string) services.Service {
 	now := store.Now()
 	return services.Service{
-		ID: app.NewID(), CaseID: c.ID, OrganizationID: c.OrganizationID, ProviderOrganizationID: provider.ID,
+		ID: store.NewID(), CaseID: c.ID, OrganizationID: c.OrganizationID, ProviderOrganizationID: provider.ID,
 		Type: typ, Status: status, StartedOn: ptr(day(2025, 3, 1)), Details: map[string]any{},
 		RecordedBy: by.ID, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
@@ -1367,7 +1366,7 @@ func TestServicesStore(t *testing.T) {
 		t.Run("List/other case", func(t *testing.T) {
 			c := mustCase(t, s, b, newTestCase(b, ub, store.Now()))
 			create(t, newTestService(c, b, ub, "legal", services.StatusPlanned), ub)
-			for _, id := range []string{mustCase(t, s, a, newTestCase(a, ua, store.Now())).ID, app.NewID()} {
+			for _, id := range []string{mustCase(t, s, a, newTestCase(a, ua, store.Now())).ID, store.NewID()} {
 				got, err := s.services.List(ctx, id, all(50))
 				mustNoErr(t, err)
 				if len(got) != 0 {
@@ -1382,7 +1381,7 @@ func TestServicesStore(t *testing.T) {
 			v := newTestService(cb, b, ub, "legal", services.StatusPlanned)
 			create(t, v, ub)
 			_, foreign := s.services.Get(ctx, ca.ID, v.ID)
-			_, missing := s.services.Get(ctx, ca.ID, app.NewID())
+			_, missing := s.services.Get(ctx, ca.ID, store.NewID())
 			mustSameNotFound(t, foreign, missing)
 		})
 
@@ -1483,8 +1482,8 @@ func TestServicesStore(t *testing.T) {
 				x.Status = services.StatusCancelled
 				return nil
 			}, event(ua, "service.update.foreign", "service", v.ID))
-			_, missing := s.services.Update(ctx, ca.ID, app.NewID(), 1, func(x *services.Service) error { return nil },
-				event(ua, "service.update.foreign", "service", app.NewID()))
+			_, missing := s.services.Update(ctx, ca.ID, store.NewID(), 1, func(x *services.Service) error { return nil },
+				event(ua, "service.update.foreign", "service", store.NewID()))
 			mustSameNotFound(t, foreign, missing)
 			if called {
 				t.Fatal("a change was applied through another case")
@@ -1529,7 +1528,7 @@ func TestServicesStore(t *testing.T) {
 func newTestConsent(c cases.Case, by users.User, typ string, given bool, on time.Time, recipient string) consents.Consent {
 	now := store.Now()
 	return consents.Consent{
-		ID: app.NewID(), CaseID: c.ID, OrganizationID: c.OrganizationID, Type: typ, Given: given,
+		ID: store.NewID(), CaseID: c.ID, OrganizationID: c.OrganizationID, Type: typ, Given: given,
 		RecordedOn: on, RecordedBy: by.ID, RecipientOrganizationID: recipient, CreatedAt: now, UpdatedAt: now,
 	}
 }
@@ -1600,7 +1599,7 @@ func TestConsentsStore(t *testing.T) {
 			cb := mustCase(t, s, b, newTestCase(b, ub, store.Now()))
 			k := record(t, newTestConsent(cb, ub, "assistance", true, day(2025, 4, 2), ""), ub)
 			_, foreign := s.consents.Get(ctx, ca.ID, k.ID)
-			_, missing := s.consents.Get(ctx, ca.ID, app.NewID())
+			_, missing := s.consents.Get(ctx, ca.ID, store.NewID())
 			mustSameNotFound(t, foreign, missing)
 		})
 
@@ -1626,7 +1625,7 @@ func TestConsentsStore(t *testing.T) {
 			if got, err := s.consents.List(ctx, c.ID, page.Request{Limit: 50, UpdatedSince: &mark}); err != nil || !slices.Equal(consentIDs(got), []string{k1.ID}) {
 				t.Fatalf("List(updated since) = %v, %v; want the withdrawn %s", consentIDs(got), err, k1.ID)
 			}
-			for _, id := range []string{mustCase(t, s, a, newTestCase(a, ua, store.Now())).ID, app.NewID()} {
+			for _, id := range []string{mustCase(t, s, a, newTestCase(a, ua, store.Now())).ID, store.NewID()} {
 				if got, err := s.consents.List(ctx, id, all(50)); err != nil || len(got) != 0 {
 					t.Fatalf("List(case %s) = %v, %v", id, consentIDs(got), err)
 				}
@@ -1669,7 +1668,7 @@ func TestConsentsStore(t *testing.T) {
 			cb := mustCase(t, s, b, newTestCase(b, ub, store.Now()))
 			k := record(t, newTestConsent(cb, ub, "assistance", true, day(2025, 4, 1), ""), ub)
 			_, foreign := s.consents.Withdraw(ctx, ca.ID, k.ID, day(2025, 4, 3), ua.ID, event(ua, "consent.withdraw.foreign", "consent", k.ID))
-			_, missing := s.consents.Withdraw(ctx, ca.ID, app.NewID(), day(2025, 4, 3), ua.ID, event(ua, "consent.withdraw.foreign", "consent", app.NewID()))
+			_, missing := s.consents.Withdraw(ctx, ca.ID, store.NewID(), day(2025, 4, 3), ua.ID, event(ua, "consent.withdraw.foreign", "consent", store.NewID()))
 			mustSameNotFound(t, foreign, missing)
 			read, err := s.consents.Get(ctx, cb.ID, k.ID)
 			mustNoErr(t, err)
@@ -1726,7 +1725,7 @@ func TestConsentsStore(t *testing.T) {
 			want = append(want, referral...)
 			want = append(want, st(k2, "refused"), st(k10, "given"))
 
-			got, err := s.consents.Current(ctx, []string{c.ID, other.ID, none.ID, app.NewID()})
+			got, err := s.consents.Current(ctx, []string{c.ID, other.ID, none.ID, store.NewID()})
 			mustNoErr(t, err)
 			sameJSON(t, "current consents", got[c.ID], want)
 			sameJSON(t, "current consents of the other case", got[other.ID], []cases.ConsentState{st(ko, "withdrawn")})
@@ -1761,7 +1760,7 @@ func TestNotesStore(t *testing.T) {
 
 		note := func(t *testing.T, c cases.Case, by users.User, text string) notes.Note {
 			t.Helper()
-			n := notes.Note{ID: app.NewID(), CaseID: c.ID, OrganizationID: c.OrganizationID, AuthorID: by.ID, Text: text, CreatedAt: store.Now()}
+			n := notes.Note{ID: store.NewID(), CaseID: c.ID, OrganizationID: c.OrganizationID, AuthorID: by.ID, Text: text, CreatedAt: store.Now()}
 			mustNoErr(t, s.notes.Create(ctx, n, event(by, "note.create", "note", n.ID)))
 			return n
 		}
@@ -1794,7 +1793,7 @@ func TestNotesStore(t *testing.T) {
 
 		t.Run("Create/rolls back with its audit event", func(t *testing.T) {
 			c := mustCase(t, s, a, newTestCase(a, ua, store.Now()))
-			n := notes.Note{ID: app.NewID(), CaseID: c.ID, OrganizationID: a.ID, AuthorID: ua.ID, Text: "lost", CreatedAt: store.Now()}
+			n := notes.Note{ID: store.NewID(), CaseID: c.ID, OrganizationID: a.ID, AuthorID: ua.ID, Text: "lost", CreatedAt: store.Now()}
 			if err := s.notes.Create(ctx, n, broken(ua, "note.create", "note", n.ID)); err == nil {
 				t.Fatal("a note with an unstorable audit event was stored")
 			}
@@ -1824,7 +1823,7 @@ func TestNotesStore(t *testing.T) {
 			got, err := s.notes.List(ctx, cb.ID, all(50))
 			mustNoErr(t, err)
 			sameJSON(t, "notes of B's case", got, []notes.Note{n3})
-			for _, id := range []string{mustCase(t, s, a, newTestCase(a, ua, store.Now())).ID, app.NewID()} {
+			for _, id := range []string{mustCase(t, s, a, newTestCase(a, ua, store.Now())).ID, store.NewID()} {
 				got, err := s.notes.List(ctx, id, all(50))
 				mustNoErr(t, err)
 				if len(got) != 0 {
@@ -1857,7 +1856,7 @@ func TestAuditStore(t *testing.T) {
 		ua := mustUser(t, s.stores, a, "worker@rodnik.example", authz.RoleCaseworker)
 		ua2 := mustUser(t, s.stores, a, "admin@rodnik.example", authz.RoleAdmin)
 		ub := mustUser(t, s.stores, b, "worker@sana.example", authz.RoleCaseworker)
-		objA, objB := app.NewID(), app.NewID()
+		objA, objB := store.NewID(), store.NewID()
 
 		e1 := event(ua, "case.read", "case", objA)
 		e2 := event(ua2, "case.update", "case", objA)
@@ -1978,7 +1977,7 @@ func TestIdempotencyStore(t *testing.T) {
 		s := newTestCaseStores(t, db)
 		t0 := store.Now()
 		resp := idempotency.Response{
-			Status: 201, ContentType: "application/json", Location: "/api/v1/cases/" + app.NewID(), ETag: `"1"`,
+			Status: 201, ContentType: "application/json", Location: "/api/v1/cases/" + store.NewID(), ETag: `"1"`,
 			Body: []byte(`{"person":{"given_name":"Aigerim","family_name":"Nurlanovna"}}`),
 		}
 
@@ -1994,7 +1993,7 @@ func TestIdempotencyStore(t *testing.T) {
 			}
 			return r
 		}
-		principal := func() string { return "user:" + app.NewID() }
+		principal := func() string { return "user:" + store.NewID() }
 
 		t.Run("Started, InFlight, Replay, Mismatch", func(t *testing.T) {
 			p := principal()
@@ -2061,7 +2060,7 @@ func TestIdempotencyStore(t *testing.T) {
 			later := t0.Add(idempotency.TTL + time.Second)
 			begin(t, p, "old", "h1", later, idempotency.Started)
 			begin(t, p, "old", "h1", later.Add(time.Second), idempotency.InFlight)
-			fresh := idempotency.Response{Status: 201, Location: "/api/v1/cases/" + app.NewID(), Body: []byte(`{"fresh":true}`)}
+			fresh := idempotency.Response{Status: 201, Location: "/api/v1/cases/" + store.NewID(), Body: []byte(`{"fresh":true}`)}
 			mustNoErr(t, s.idem.Complete(ctx, p, "old", fresh))
 			got := begin(t, p, "old", "h1", later.Add(time.Hour), idempotency.Replay)
 			sameJSON(t, "response after the key expired", got, fresh)

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/casework/casework/internal/app"
 	"github.com/casework/casework/internal/apperr"
 	"github.com/casework/casework/internal/apptest"
 	"github.com/casework/casework/internal/auth"
@@ -55,7 +54,7 @@ func mustOrg(t *testing.T, s stores, code, kind string) organizations.Organizati
 	t.Helper()
 	now := store.Now()
 	o := organizations.Organization{
-		ID: app.NewID(), Name: code + " Centre", Code: code, Kind: kind, City: "Almaty",
+		ID: store.NewID(), Name: code + " Centre", Code: code, Kind: kind, City: "Almaty",
 		Active: true, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := s.orgs.Create(context.Background(), o); err != nil {
@@ -68,7 +67,7 @@ func mustUser(t *testing.T, s stores, org organizations.Organization, email stri
 	t.Helper()
 	now := store.Now()
 	u := users.User{
-		ID: app.NewID(), OrganizationID: org.ID, OrgKind: org.Kind, Email: email, DisplayName: "Test " + email,
+		ID: store.NewID(), OrganizationID: org.ID, OrgKind: org.Kind, Email: email, DisplayName: "Test " + email,
 		Roles: roles, Active: true, Locale: "ru", Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := s.users.Create(context.Background(), u, "hash-of-"+email); err != nil {
@@ -86,9 +85,9 @@ type session struct {
 func mustSession(t *testing.T, s stores, userID string, maxAge time.Duration) session {
 	t.Helper()
 	now := store.Now()
-	sess := auth.Session{ID: app.NewID(), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(maxAge)}
+	sess := auth.Session{ID: store.NewID(), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(maxAge)}
 	token, hash := auth.NewOpaqueToken(auth.RefreshTokenPrefix)
-	rt := auth.RefreshToken{ID: app.NewID(), SessionID: sess.ID, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	rt := auth.RefreshToken{ID: store.NewID(), SessionID: sess.ID, Hash: hash, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	if err := s.sessions.CreateSession(context.Background(), sess, rt); err != nil {
 		t.Fatalf("create session: %v", err)
 	}
@@ -103,7 +102,7 @@ func verified(sess session) auth.Verified {
 func nextRefresh(ttl time.Duration) (string, auth.RefreshToken) {
 	now := store.Now()
 	token, hash := auth.NewOpaqueToken(auth.RefreshTokenPrefix)
-	return token, auth.RefreshToken{ID: app.NewID(), Hash: hash, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	return token, auth.RefreshToken{ID: store.NewID(), Hash: hash, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 }
 
 func rotate(s stores, token string, now time.Time) (next string, userID, sessionID string, err error) {
@@ -222,14 +221,14 @@ func TestOrganizationsStore(t *testing.T) {
 			got, err = s.orgs.Get(ctx, tenant.All(), b.ID)
 			mustNoErr(t, err)
 			sameOrg(t, got, b)
-			_, err = s.orgs.Get(ctx, tenant.All(), app.NewID())
+			_, err = s.orgs.Get(ctx, tenant.All(), store.NewID())
 			mustCode(t, err, apperr.NotFound)
 		})
 
 		t.Run("Get/foreign organisation", func(t *testing.T) {
 			_, foreign := s.orgs.Get(ctx, tenant.Org(a.ID), b.ID)
 			mustCode(t, foreign, apperr.NotFound)
-			_, missing := s.orgs.Get(ctx, tenant.Org(a.ID), app.NewID())
+			_, missing := s.orgs.Get(ctx, tenant.Org(a.ID), store.NewID())
 			mustCode(t, missing, apperr.NotFound)
 			var fe, me *apperr.Error
 			if errors.As(foreign, &fe) && errors.As(missing, &me) && fe.Message != me.Message {
@@ -247,7 +246,7 @@ func TestOrganizationsStore(t *testing.T) {
 		t.Run("Create/duplicate code", func(t *testing.T) {
 			now := store.Now()
 			dup := organizations.Organization{
-				ID: app.NewID(), Name: "Another", Code: a.Code, Kind: auth.OrgKindNGO, City: "Aktau",
+				ID: store.NewID(), Name: "Another", Code: a.Code, Kind: auth.OrgKindNGO, City: "Aktau",
 				Active: true, Version: 1, CreatedAt: now, UpdatedAt: now,
 			}
 			mustCode(t, s.orgs.Create(ctx, dup), apperr.Conflict)
@@ -261,7 +260,7 @@ func TestOrganizationsStore(t *testing.T) {
 		t.Run("Create/second IOM", func(t *testing.T) {
 			now := store.Now()
 			second := organizations.Organization{
-				ID: app.NewID(), Name: "IOM Two", Code: "IOMTWO", Kind: auth.OrgKindIOM, City: "Astana",
+				ID: store.NewID(), Name: "IOM Two", Code: "IOMTWO", Kind: auth.OrgKindIOM, City: "Astana",
 				Active: true, Version: 1, CreatedAt: now, UpdatedAt: now,
 			}
 			mustCode(t, s.orgs.Create(ctx, second), apperr.Conflict)
@@ -444,14 +443,14 @@ func TestUsersStore(t *testing.T) {
 			got, err = s.users.Get(ctx, tenant.All(), i1.ID)
 			mustNoErr(t, err)
 			sameUser(t, got, i1)
-			_, err = s.users.Get(ctx, tenant.All(), app.NewID())
+			_, err = s.users.Get(ctx, tenant.All(), store.NewID())
 			mustCode(t, err, apperr.NotFound)
 		})
 
 		t.Run("Get/foreign organisation", func(t *testing.T) {
 			_, foreign := s.users.Get(ctx, tenant.Org(a.ID), b1.ID)
 			mustCode(t, foreign, apperr.NotFound)
-			_, missing := s.users.Get(ctx, tenant.Org(a.ID), app.NewID())
+			_, missing := s.users.Get(ctx, tenant.Org(a.ID), store.NewID())
 			mustCode(t, missing, apperr.NotFound)
 			var fe, me *apperr.Error
 			if errors.As(foreign, &fe) && errors.As(missing, &me) && fe.Message != me.Message {
@@ -483,7 +482,7 @@ func TestUsersStore(t *testing.T) {
 			for _, org := range []organizations.Organization{a, b} {
 				now := store.Now()
 				dup := users.User{
-					ID: app.NewID(), OrganizationID: org.ID, Email: a1.Email, DisplayName: "Impostor",
+					ID: store.NewID(), OrganizationID: org.ID, Email: a1.Email, DisplayName: "Impostor",
 					Roles: []string{authz.RoleAdmin}, Active: true, Locale: "en", Version: 1, CreatedAt: now, UpdatedAt: now,
 				}
 				mustCode(t, s.users.Create(ctx, dup, "x"), apperr.Conflict)
@@ -498,7 +497,7 @@ func TestUsersStore(t *testing.T) {
 		t.Run("Create/unknown organisation", func(t *testing.T) {
 			now := store.Now()
 			u := users.User{
-				ID: app.NewID(), OrganizationID: app.NewID(), Email: "orphan@nowhere.example", DisplayName: "Orphan",
+				ID: store.NewID(), OrganizationID: store.NewID(), Email: "orphan@nowhere.example", DisplayName: "Orphan",
 				Roles: []string{authz.RoleAdmin}, Active: true, Locale: "en", Version: 1, CreatedAt: now, UpdatedAt: now,
 			}
 			mustCode(t, s.users.Create(ctx, u, "x"), apperr.Invalid)
@@ -821,7 +820,7 @@ func TestSessionsStore(t *testing.T) {
 			}{
 				"expired session":        {verified(sess), sess.ExpiresAt.Add(time.Second)},
 				"session at expiry":      {verified(sess), sess.ExpiresAt},
-				"unknown session":        {auth.Verified{Kind: auth.KindUser, ID: worker.ID, SessionID: app.NewID()}, store.Now()},
+				"unknown session":        {auth.Verified{Kind: auth.KindUser, ID: worker.ID, SessionID: store.NewID()}, store.Now()},
 				"another user's session": {auth.Verified{Kind: auth.KindUser, ID: worker.ID, SessionID: other.ID}, store.Now()},
 				"service account kind":   {auth.Verified{Kind: auth.KindServiceAccount, ID: worker.ID, SessionID: sess.ID}, store.Now()},
 			}
