@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -75,6 +76,87 @@ func (e AgeGroup) Valid() bool {
 	case AgeGroupChild:
 		return true
 	case AgeGroupUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AssistanceDimension.
+const (
+	AssistanceDimensionAgeBroad         AssistanceDimension = "age_broad"
+	AssistanceDimensionAgeGroup         AssistanceDimension = "age_group"
+	AssistanceDimensionCitizenship      AssistanceDimension = "citizenship"
+	AssistanceDimensionCity             AssistanceDimension = "city"
+	AssistanceDimensionExploitationType AssistanceDimension = "exploitation_type"
+	AssistanceDimensionFundingProject   AssistanceDimension = "funding_project"
+	AssistanceDimensionMonth            AssistanceDimension = "month"
+	AssistanceDimensionOrganization     AssistanceDimension = "organization"
+	AssistanceDimensionQuarter          AssistanceDimension = "quarter"
+	AssistanceDimensionServiceType      AssistanceDimension = "service_type"
+	AssistanceDimensionSex              AssistanceDimension = "sex"
+	AssistanceDimensionSexAge           AssistanceDimension = "sex_age"
+	AssistanceDimensionYear             AssistanceDimension = "year"
+)
+
+// Valid indicates whether the value is a known member of the AssistanceDimension enum.
+func (e AssistanceDimension) Valid() bool {
+	switch e {
+	case AssistanceDimensionAgeBroad:
+		return true
+	case AssistanceDimensionAgeGroup:
+		return true
+	case AssistanceDimensionCitizenship:
+		return true
+	case AssistanceDimensionCity:
+		return true
+	case AssistanceDimensionExploitationType:
+		return true
+	case AssistanceDimensionFundingProject:
+		return true
+	case AssistanceDimensionMonth:
+		return true
+	case AssistanceDimensionOrganization:
+		return true
+	case AssistanceDimensionQuarter:
+		return true
+	case AssistanceDimensionServiceType:
+		return true
+	case AssistanceDimensionSex:
+		return true
+	case AssistanceDimensionSexAge:
+		return true
+	case AssistanceDimensionYear:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AssistanceReportReport.
+const (
+	AssistanceReportReportAssistance AssistanceReportReport = "assistance"
+)
+
+// Valid indicates whether the value is a known member of the AssistanceReportReport enum.
+func (e AssistanceReportReport) Valid() bool {
+	switch e {
+	case AssistanceReportReportAssistance:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AssistanceReportUnit.
+const (
+	People AssistanceReportUnit = "people"
+)
+
+// Valid indicates whether the value is a known member of the AssistanceReportUnit enum.
+func (e AssistanceReportUnit) Valid() bool {
+	switch e {
+	case People:
 		return true
 	default:
 		return false
@@ -524,19 +606,19 @@ func (e LegalServiceCreateType) Valid() bool {
 
 // Defines values for Locale.
 const (
-	En Locale = "en"
-	Kk Locale = "kk"
-	Ru Locale = "ru"
+	LocaleEn Locale = "en"
+	LocaleKk Locale = "kk"
+	LocaleRu Locale = "ru"
 )
 
 // Valid indicates whether the value is a known member of the Locale enum.
 func (e Locale) Valid() bool {
 	switch e {
-	case En:
+	case LocaleEn:
 		return true
-	case Kk:
+	case LocaleKk:
 		return true
-	case Ru:
+	case LocaleRu:
 		return true
 	default:
 		return false
@@ -768,6 +850,21 @@ const (
 func (e OtherServiceCreateType) Valid() bool {
 	switch e {
 	case OtherServiceCreateTypeOther:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OutcomesReportReport.
+const (
+	Outcomes OutcomesReportReport = "outcomes"
+)
+
+// Valid indicates whether the value is a known member of the OutcomesReportReport enum.
+func (e OutcomesReportReport) Valid() bool {
+	switch e {
+	case Outcomes:
 		return true
 	default:
 		return false
@@ -1152,6 +1249,54 @@ func (e ServiceType) Valid() bool {
 	}
 }
 
+// Defines values for ServicesDimension.
+const (
+	ServicesDimensionFundingProject ServicesDimension = "funding_project"
+	ServicesDimensionMonth          ServicesDimension = "month"
+	ServicesDimensionProvider       ServicesDimension = "provider"
+	ServicesDimensionQuarter        ServicesDimension = "quarter"
+	ServicesDimensionServiceType    ServicesDimension = "service_type"
+	ServicesDimensionStatus         ServicesDimension = "status"
+	ServicesDimensionYear           ServicesDimension = "year"
+)
+
+// Valid indicates whether the value is a known member of the ServicesDimension enum.
+func (e ServicesDimension) Valid() bool {
+	switch e {
+	case ServicesDimensionFundingProject:
+		return true
+	case ServicesDimensionMonth:
+		return true
+	case ServicesDimensionProvider:
+		return true
+	case ServicesDimensionQuarter:
+		return true
+	case ServicesDimensionServiceType:
+		return true
+	case ServicesDimensionStatus:
+		return true
+	case ServicesDimensionYear:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ServicesReportReport.
+const (
+	Services ServicesReportReport = "services"
+)
+
+// Valid indicates whether the value is a known member of the ServicesReportReport enum.
+func (e ServicesReportReport) Valid() bool {
+	switch e {
+	case Services:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Sex.
 const (
 	SexFemale       Sex = "female"
@@ -1335,6 +1480,48 @@ func (e TraffickingStatus) Valid() bool {
 	}
 }
 
+// Defines values for ReportFormat.
+const (
+	ReportFormatCsv  ReportFormat = "csv"
+	ReportFormatJson ReportFormat = "json"
+	ReportFormatXlsx ReportFormat = "xlsx"
+)
+
+// Valid indicates whether the value is a known member of the ReportFormat enum.
+func (e ReportFormat) Valid() bool {
+	switch e {
+	case ReportFormatCsv:
+		return true
+	case ReportFormatJson:
+		return true
+	case ReportFormatXlsx:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReportLang.
+const (
+	ReportLangEn ReportLang = "en"
+	ReportLangKk ReportLang = "kk"
+	ReportLangRu ReportLang = "ru"
+)
+
+// Valid indicates whether the value is a known member of the ReportLang enum.
+func (e ReportLang) Valid() bool {
+	switch e {
+	case ReportLangEn:
+		return true
+	case ReportLangKk:
+		return true
+	case ReportLangRu:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ListReferralsParamsDirection.
 const (
 	Received ListReferralsParamsDirection = "received"
@@ -1353,11 +1540,171 @@ func (e ListReferralsParamsDirection) Valid() bool {
 	}
 }
 
+// Defines values for GetAssistanceReportParamsFormat.
+const (
+	GetAssistanceReportParamsFormatCsv  GetAssistanceReportParamsFormat = "csv"
+	GetAssistanceReportParamsFormatJson GetAssistanceReportParamsFormat = "json"
+	GetAssistanceReportParamsFormatXlsx GetAssistanceReportParamsFormat = "xlsx"
+)
+
+// Valid indicates whether the value is a known member of the GetAssistanceReportParamsFormat enum.
+func (e GetAssistanceReportParamsFormat) Valid() bool {
+	switch e {
+	case GetAssistanceReportParamsFormatCsv:
+		return true
+	case GetAssistanceReportParamsFormatJson:
+		return true
+	case GetAssistanceReportParamsFormatXlsx:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAssistanceReportParamsLang.
+const (
+	GetAssistanceReportParamsLangEn GetAssistanceReportParamsLang = "en"
+	GetAssistanceReportParamsLangKk GetAssistanceReportParamsLang = "kk"
+	GetAssistanceReportParamsLangRu GetAssistanceReportParamsLang = "ru"
+)
+
+// Valid indicates whether the value is a known member of the GetAssistanceReportParamsLang enum.
+func (e GetAssistanceReportParamsLang) Valid() bool {
+	switch e {
+	case GetAssistanceReportParamsLangEn:
+		return true
+	case GetAssistanceReportParamsLangKk:
+		return true
+	case GetAssistanceReportParamsLangRu:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetOutcomesReportParamsFormat.
+const (
+	GetOutcomesReportParamsFormatCsv  GetOutcomesReportParamsFormat = "csv"
+	GetOutcomesReportParamsFormatJson GetOutcomesReportParamsFormat = "json"
+	GetOutcomesReportParamsFormatXlsx GetOutcomesReportParamsFormat = "xlsx"
+)
+
+// Valid indicates whether the value is a known member of the GetOutcomesReportParamsFormat enum.
+func (e GetOutcomesReportParamsFormat) Valid() bool {
+	switch e {
+	case GetOutcomesReportParamsFormatCsv:
+		return true
+	case GetOutcomesReportParamsFormatJson:
+		return true
+	case GetOutcomesReportParamsFormatXlsx:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetOutcomesReportParamsLang.
+const (
+	GetOutcomesReportParamsLangEn GetOutcomesReportParamsLang = "en"
+	GetOutcomesReportParamsLangKk GetOutcomesReportParamsLang = "kk"
+	GetOutcomesReportParamsLangRu GetOutcomesReportParamsLang = "ru"
+)
+
+// Valid indicates whether the value is a known member of the GetOutcomesReportParamsLang enum.
+func (e GetOutcomesReportParamsLang) Valid() bool {
+	switch e {
+	case GetOutcomesReportParamsLangEn:
+		return true
+	case GetOutcomesReportParamsLangKk:
+		return true
+	case GetOutcomesReportParamsLangRu:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetServicesReportParamsFormat.
+const (
+	GetServicesReportParamsFormatCsv  GetServicesReportParamsFormat = "csv"
+	GetServicesReportParamsFormatJson GetServicesReportParamsFormat = "json"
+	GetServicesReportParamsFormatXlsx GetServicesReportParamsFormat = "xlsx"
+)
+
+// Valid indicates whether the value is a known member of the GetServicesReportParamsFormat enum.
+func (e GetServicesReportParamsFormat) Valid() bool {
+	switch e {
+	case GetServicesReportParamsFormatCsv:
+		return true
+	case GetServicesReportParamsFormatJson:
+		return true
+	case GetServicesReportParamsFormatXlsx:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetServicesReportParamsLang.
+const (
+	GetServicesReportParamsLangEn GetServicesReportParamsLang = "en"
+	GetServicesReportParamsLangKk GetServicesReportParamsLang = "kk"
+	GetServicesReportParamsLangRu GetServicesReportParamsLang = "ru"
+)
+
+// Valid indicates whether the value is a known member of the GetServicesReportParamsLang enum.
+func (e GetServicesReportParamsLang) Valid() bool {
+	switch e {
+	case GetServicesReportParamsLangEn:
+		return true
+	case GetServicesReportParamsLangKk:
+		return true
+	case GetServicesReportParamsLangRu:
+		return true
+	default:
+		return false
+	}
+}
+
 // AgeBroad CTDC age band.
 type AgeBroad string
 
 // AgeGroup Child (under 18) or adult at identification.
 type AgeGroup string
+
+// AssistanceDimension `sex_age` is women, men, girls and boys (sex × child/adult at
+// identification, `unknown` when either is unknown); `age_broad` is the
+// CTDC age band at identification; `organization` is the owning
+// organisation's id and `city` its city.
+type AssistanceDimension string
+
+// AssistanceReport defines model for AssistanceReport.
+type AssistanceReport struct {
+	From           openapi_types.Date                    `json:"from"`
+	GroupBy        []AssistanceDimension                 `json:"group_by"`
+	OrganizationId nullable.Nullable[openapi_types.UUID] `json:"organization_id"`
+	Report         AssistanceReportReport                `json:"report"`
+	Rows           []AssistanceRow                       `json:"rows"`
+	Suppression    ReportSuppression                     `json:"suppression"`
+	To             openapi_types.Date                    `json:"to"`
+	Unit           AssistanceReportUnit                  `json:"unit"`
+}
+
+// AssistanceReportReport defines model for AssistanceReport.Report.
+type AssistanceReportReport string
+
+// AssistanceReportUnit defines model for AssistanceReport.Unit.
+type AssistanceReportUnit string
+
+// AssistanceRow defines model for AssistanceRow.
+type AssistanceRow struct {
+	// Group The row's value of each dimension of `group_by`; `null` for the total over that dimension.
+	Group ReportGroup `json:"group"`
+
+	// People Distinct people; null when suppressed.
+	People     nullable.Nullable[int] `json:"people"`
+	Suppressed bool                   `json:"suppressed"`
+}
 
 // AuditEvent defines model for AuditEvent.
 type AuditEvent struct {
@@ -1882,6 +2229,24 @@ type OtherServiceCreate struct {
 // OtherServiceCreateType defines model for OtherServiceCreate.Type.
 type OtherServiceCreateType string
 
+// OutcomesReport defines model for OutcomesReport.
+type OutcomesReport struct {
+	// Closures Cases closed in the period by `closure_reason` (null in the total row).
+	Closures       []AssistanceRow                       `json:"closures"`
+	From           openapi_types.Date                    `json:"from"`
+	OrganizationId nullable.Nullable[openapi_types.UUID] `json:"organization_id"`
+	Report         OutcomesReportReport                  `json:"report"`
+
+	// Returns People returned, by `destination_country` (null in the total row).
+	Returns       []AssistanceRow    `json:"returns"`
+	Suppression   ReportSuppression  `json:"suppression"`
+	TimeToClosure TimeToClosure      `json:"time_to_closure"`
+	To            openapi_types.Date `json:"to"`
+}
+
+// OutcomesReportReport defines model for OutcomesReport.Report.
+type OutcomesReportReport string
+
 // Person The assisted person. Fields marked `x-identifying` are identifying data:
 // encrypted at rest, never in a pseudonymised view, never repeated in
 // history. In a pseudonymised view they are absent.
@@ -2118,6 +2483,20 @@ type ReintegrationServiceCreate struct {
 // ReintegrationServiceCreateType defines model for ReintegrationServiceCreate.Type.
 type ReintegrationServiceCreateType string
 
+// ReportGroup The row's value of each dimension of `group_by`; `null` for the total over that dimension.
+type ReportGroup map[string]*string
+
+// ReportSuppression defines model for ReportSuppression.
+type ReportSuppression struct {
+	Applied bool `json:"applied"`
+
+	// MinCount k; counts from 1 to k-1 are never shown.
+	MinCount int `json:"min_count"`
+
+	// Suppressed How many rows are suppressed (small counts and the complementary ones).
+	Suppressed int `json:"suppressed"`
+}
+
 // ReturnDetails defines model for ReturnDetails.
 type ReturnDetails struct {
 	DepartureOn *openapi_types.Date `json:"departure_on,omitempty"`
@@ -2213,6 +2592,38 @@ type ServiceUpdate struct {
 	Notes          nullable.Nullable[string]             `json:"notes,omitempty"`
 	StartedOn      nullable.Nullable[openapi_types.Date] `json:"started_on,omitempty"`
 	Status         *ServiceStatus                        `json:"status,omitempty"`
+}
+
+// ServicesDimension defines model for ServicesDimension.
+type ServicesDimension string
+
+// ServicesReport defines model for ServicesReport.
+type ServicesReport struct {
+	From           openapi_types.Date                    `json:"from"`
+	GroupBy        []ServicesDimension                   `json:"group_by"`
+	OrganizationId nullable.Nullable[openapi_types.UUID] `json:"organization_id"`
+	Report         ServicesReportReport                  `json:"report"`
+	Rows           []ServicesRow                         `json:"rows"`
+	Suppression    ReportSuppression                     `json:"suppression"`
+	To             openapi_types.Date                    `json:"to"`
+}
+
+// ServicesReportReport defines model for ServicesReport.Report.
+type ServicesReportReport string
+
+// ServicesRow defines model for ServicesRow.
+type ServicesRow struct {
+	// Cost Sums of cost per currency.
+	Cost nullable.Nullable[[]Money] `json:"cost"`
+
+	// Group The row's value of each dimension of `group_by`; `null` for the total over that dimension.
+	Group ReportGroup `json:"group"`
+
+	// Nights Nights of shelter of these services.
+	Nights     nullable.Nullable[int] `json:"nights"`
+	People     nullable.Nullable[int] `json:"people"`
+	Services   nullable.Nullable[int] `json:"services"`
+	Suppressed bool                   `json:"suppressed"`
 }
 
 // Sex defines model for Sex.
@@ -2326,6 +2737,15 @@ type SkillsServiceCreate struct {
 
 // SkillsServiceCreateType defines model for SkillsServiceCreate.Type.
 type SkillsServiceCreateType string
+
+// TimeToClosure defines model for TimeToClosure.
+type TimeToClosure struct {
+	MedianDays nullable.Nullable[int] `json:"median_days"`
+	P25Days    nullable.Nullable[int] `json:"p25_days"`
+	P75Days    nullable.Nullable[int] `json:"p75_days"`
+	People     nullable.Nullable[int] `json:"people"`
+	Suppressed bool                   `json:"suppressed"`
+}
 
 // TokenResponse defines model for TokenResponse.
 type TokenResponse struct {
@@ -2444,6 +2864,24 @@ type IfMatch = string
 // Limit defines model for Limit.
 type Limit = int
 
+// ReportFormat defines model for ReportFormat.
+type ReportFormat string
+
+// ReportFrom defines model for ReportFrom.
+type ReportFrom = openapi_types.Date
+
+// ReportLang defines model for ReportLang.
+type ReportLang string
+
+// ReportOrganization defines model for ReportOrganization.
+type ReportOrganization = openapi_types.UUID
+
+// ReportSuppress defines model for ReportSuppress.
+type ReportSuppress = bool
+
+// ReportTo defines model for ReportTo.
+type ReportTo = openapi_types.Date
+
 // ServiceID defines model for ServiceID.
 type ServiceID = openapi_types.UUID
 
@@ -2461,6 +2899,9 @@ type Error = Problem
 
 // Forbidden Problem details (RFC 9457).
 type Forbidden = Problem
+
+// NotAcceptable Problem details (RFC 9457).
+type NotAcceptable = Problem
 
 // NotFound Problem details (RFC 9457).
 type NotFound = Problem
@@ -2656,6 +3097,12 @@ type UpdateServiceParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// ExportCTDCParams defines parameters for ExportCTDC.
+type ExportCTDCParams struct {
+	// Year Only cases registered (opened) in this year.
+	Year *int `form:"year,omitempty" json:"year,omitempty"`
+}
+
 // ListOrganizationsParams defines parameters for ListOrganizations.
 type ListOrganizationsParams struct {
 	// Limit Page size (1 to 200).
@@ -2715,6 +3162,93 @@ type CreateReferralParams struct {
 	// caller and kept for 24 hours.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
+
+// GetAssistanceReportParams defines parameters for GetAssistanceReport.
+type GetAssistanceReportParams struct {
+	// From First day of the period.
+	From ReportFrom `form:"from" json:"from"`
+
+	// To Last day of the period (inclusive); at most ten years after `from`.
+	To ReportTo `form:"to" json:"to"`
+
+	// GroupBy Up to four dimensions, comma-separated (e.g. `sex_age,exploitation_type`).
+	GroupBy *[]AssistanceDimension `form:"group_by,omitempty" json:"group_by,omitempty"`
+
+	// OrganizationId Only this organisation's figures (IOM roles; an NGO naming another organisation gets 403).
+	OrganizationId *ReportOrganization `form:"organization_id,omitempty" json:"organization_id,omitempty"`
+
+	// Format The output format; overrides `Accept`.
+	Format *GetAssistanceReportParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+
+	// Lang The language of column labels in CSV and XLSX; overrides `Accept-Language`.
+	Lang *GetAssistanceReportParamsLang `form:"lang,omitempty" json:"lang,omitempty"`
+
+	// Suppress Small-cell suppression; only IOM admins may set it to false.
+	Suppress *ReportSuppress `form:"suppress,omitempty" json:"suppress,omitempty"`
+}
+
+// GetAssistanceReportParamsFormat defines parameters for GetAssistanceReport.
+type GetAssistanceReportParamsFormat string
+
+// GetAssistanceReportParamsLang defines parameters for GetAssistanceReport.
+type GetAssistanceReportParamsLang string
+
+// GetOutcomesReportParams defines parameters for GetOutcomesReport.
+type GetOutcomesReportParams struct {
+	// From First day of the period.
+	From ReportFrom `form:"from" json:"from"`
+
+	// To Last day of the period (inclusive); at most ten years after `from`.
+	To ReportTo `form:"to" json:"to"`
+
+	// OrganizationId Only this organisation's figures (IOM roles; an NGO naming another organisation gets 403).
+	OrganizationId *ReportOrganization `form:"organization_id,omitempty" json:"organization_id,omitempty"`
+
+	// Format The output format; overrides `Accept`.
+	Format *GetOutcomesReportParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+
+	// Lang The language of column labels in CSV and XLSX; overrides `Accept-Language`.
+	Lang *GetOutcomesReportParamsLang `form:"lang,omitempty" json:"lang,omitempty"`
+
+	// Suppress Small-cell suppression; only IOM admins may set it to false.
+	Suppress *ReportSuppress `form:"suppress,omitempty" json:"suppress,omitempty"`
+}
+
+// GetOutcomesReportParamsFormat defines parameters for GetOutcomesReport.
+type GetOutcomesReportParamsFormat string
+
+// GetOutcomesReportParamsLang defines parameters for GetOutcomesReport.
+type GetOutcomesReportParamsLang string
+
+// GetServicesReportParams defines parameters for GetServicesReport.
+type GetServicesReportParams struct {
+	// From First day of the period.
+	From ReportFrom `form:"from" json:"from"`
+
+	// To Last day of the period (inclusive); at most ten years after `from`.
+	To ReportTo `form:"to" json:"to"`
+
+	// GroupBy Up to four dimensions, comma-separated.
+	GroupBy *[]ServicesDimension `form:"group_by,omitempty" json:"group_by,omitempty"`
+
+	// OrganizationId Only this organisation's figures (IOM roles; an NGO naming another organisation gets 403).
+	OrganizationId *ReportOrganization `form:"organization_id,omitempty" json:"organization_id,omitempty"`
+
+	// Format The output format; overrides `Accept`.
+	Format *GetServicesReportParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+
+	// Lang The language of column labels in CSV and XLSX; overrides `Accept-Language`.
+	Lang *GetServicesReportParamsLang `form:"lang,omitempty" json:"lang,omitempty"`
+
+	// Suppress Small-cell suppression; only IOM admins may set it to false.
+	Suppress *ReportSuppress `form:"suppress,omitempty" json:"suppress,omitempty"`
+}
+
+// GetServicesReportParamsFormat defines parameters for GetServicesReport.
+type GetServicesReportParamsFormat string
+
+// GetServicesReportParamsLang defines parameters for GetServicesReport.
+type GetServicesReportParamsLang string
 
 // ListUsersParams defines parameters for ListUsers.
 type ListUsersParams struct {
@@ -3549,6 +4083,9 @@ type ServerInterface interface {
 	// UpdateService Change a service
 	// (PATCH /api/v1/cases/{id}/services/{serviceId})
 	UpdateService(ctx echo.Context, id ID, serviceId ServiceID, params UpdateServiceParams) error
+	// ExportCTDC Anonymised case-level export for CTDC
+	// (GET /api/v1/exports/ctdc)
+	ExportCTDC(ctx echo.Context, params ExportCTDCParams) error
 	// GetMe The signed-in caller
 	// (GET /api/v1/me)
 	GetMe(ctx echo.Context) error
@@ -3588,6 +4125,15 @@ type ServerInterface interface {
 	// WithdrawReferral Withdraw a referral
 	// (POST /api/v1/referrals/{id}/withdraw)
 	WithdrawReferral(ctx echo.Context, id ID) error
+	// GetAssistanceReport People assisted in a period, disaggregated
+	// (GET /api/v1/reports/assistance)
+	GetAssistanceReport(ctx echo.Context, params GetAssistanceReportParams) error
+	// GetOutcomesReport Closures, returns and time to closure in a period
+	// (GET /api/v1/reports/outcomes)
+	GetOutcomesReport(ctx echo.Context, params GetOutcomesReportParams) error
+	// GetServicesReport Services delivered in a period
+	// (GET /api/v1/reports/services)
+	GetServicesReport(ctx echo.Context, params GetServicesReportParams) error
 	// ListUsers List users
 	// (GET /api/v1/users)
 	ListUsers(ctx echo.Context, params ListUsersParams) error
@@ -4284,6 +4830,24 @@ func (w *ServerInterfaceWrapper) UpdateService(ctx echo.Context) error {
 	return err
 }
 
+// ExportCTDC converts echo context to params.
+func (w *ServerInterfaceWrapper) ExportCTDC(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ExportCTDCParams
+	// ------------- Optional query parameter "year" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "year", ctx.QueryParams(), &params.Year, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter year: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ExportCTDC(ctx, params)
+	return err
+}
+
 // GetMe converts echo context to params.
 func (w *ServerInterfaceWrapper) GetMe(ctx echo.Context) error {
 	var err error
@@ -4584,6 +5148,179 @@ func (w *ServerInterfaceWrapper) WithdrawReferral(ctx echo.Context) error {
 	return err
 }
 
+// GetAssistanceReport converts echo context to params.
+func (w *ServerInterfaceWrapper) GetAssistanceReport(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetAssistanceReportParams
+	// ------------- Required query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// ------------- Required query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "to", ctx.QueryParams(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter to: %s", err))
+	}
+
+	// ------------- Optional query parameter "group_by" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", false, false, "group_by", ctx.QueryParams(), &params.GroupBy, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter group_by: %s", err))
+	}
+
+	// ------------- Optional query parameter "organization_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "organization_id", ctx.QueryParams(), &params.OrganizationId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter organization_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// ------------- Optional query parameter "lang" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "lang", ctx.QueryParams(), &params.Lang, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter lang: %s", err))
+	}
+
+	// ------------- Optional query parameter "suppress" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "suppress", ctx.QueryParams(), &params.Suppress, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter suppress: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetAssistanceReport(ctx, params)
+	return err
+}
+
+// GetOutcomesReport converts echo context to params.
+func (w *ServerInterfaceWrapper) GetOutcomesReport(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetOutcomesReportParams
+	// ------------- Required query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// ------------- Required query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "to", ctx.QueryParams(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter to: %s", err))
+	}
+
+	// ------------- Optional query parameter "organization_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "organization_id", ctx.QueryParams(), &params.OrganizationId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter organization_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// ------------- Optional query parameter "lang" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "lang", ctx.QueryParams(), &params.Lang, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter lang: %s", err))
+	}
+
+	// ------------- Optional query parameter "suppress" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "suppress", ctx.QueryParams(), &params.Suppress, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter suppress: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetOutcomesReport(ctx, params)
+	return err
+}
+
+// GetServicesReport converts echo context to params.
+func (w *ServerInterfaceWrapper) GetServicesReport(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetServicesReportParams
+	// ------------- Required query parameter "from" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "from", ctx.QueryParams(), &params.From, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter from: %s", err))
+	}
+
+	// ------------- Required query parameter "to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, true, "to", ctx.QueryParams(), &params.To, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter to: %s", err))
+	}
+
+	// ------------- Optional query parameter "group_by" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", false, false, "group_by", ctx.QueryParams(), &params.GroupBy, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter group_by: %s", err))
+	}
+
+	// ------------- Optional query parameter "organization_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "organization_id", ctx.QueryParams(), &params.OrganizationId, runtime.BindQueryParameterOptions{Type: "string", Format: "uuid"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter organization_id: %s", err))
+	}
+
+	// ------------- Optional query parameter "format" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "format", ctx.QueryParams(), &params.Format, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter format: %s", err))
+	}
+
+	// ------------- Optional query parameter "lang" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "lang", ctx.QueryParams(), &params.Lang, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter lang: %s", err))
+	}
+
+	// ------------- Optional query parameter "suppress" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "suppress", ctx.QueryParams(), &params.Suppress, runtime.BindQueryParameterOptions{Type: "boolean", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter suppress: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetServicesReport(ctx, params)
+	return err
+}
+
 // ListUsers converts echo context to params.
 func (w *ServerInterfaceWrapper) ListUsers(ctx echo.Context) error {
 	var err error
@@ -4806,6 +5543,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/api/v1/referrals/:id/withdraw", wrapper.WithdrawReferral, options.OperationMiddlewares["withdrawReferral"]...)
 	router.POST(options.BaseURL+"/api/v1/referrals/:id/revoke", wrapper.RevokeReferral, options.OperationMiddlewares["revokeReferral"]...)
 	router.POST(options.BaseURL+"/api/v1/referrals/:id/complete", wrapper.CompleteReferral, options.OperationMiddlewares["completeReferral"]...)
+	router.GET(options.BaseURL+"/api/v1/reports/assistance", wrapper.GetAssistanceReport, options.OperationMiddlewares["getAssistanceReport"]...)
+	router.GET(options.BaseURL+"/api/v1/reports/services", wrapper.GetServicesReport, options.OperationMiddlewares["getServicesReport"]...)
+	router.GET(options.BaseURL+"/api/v1/reports/outcomes", wrapper.GetOutcomesReport, options.OperationMiddlewares["getOutcomesReport"]...)
+	router.GET(options.BaseURL+"/api/v1/exports/ctdc", wrapper.ExportCTDC, options.OperationMiddlewares["exportCTDC"]...)
 	router.GET(options.BaseURL+"/healthz", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/readyz", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 
@@ -4818,6 +5559,8 @@ type ConflictApplicationProblemPlusJSONResponse Problem
 type ErrorApplicationProblemPlusJSONResponse Problem
 
 type ForbiddenApplicationProblemPlusJSONResponse Problem
+
+type NotAcceptableApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
@@ -7374,6 +8117,111 @@ func (response UpdateServicedefaultApplicationProblemPlusJSONResponse) VisitUpda
 	return err
 }
 
+type ExportCTDCRequestObject struct {
+	Params ExportCTDCParams
+}
+
+type ExportCTDCResponseObject interface {
+	VisitExportCTDCResponse(w http.ResponseWriter) error
+}
+
+type ExportCTDC200ResponseHeaders struct {
+	CacheControl       *string
+	ContentDisposition *string
+}
+
+type ExportCTDC200TextcsvResponse struct {
+	Body          io.Reader
+	Headers       ExportCTDC200ResponseHeaders
+	ContentLength int64
+}
+
+func (response ExportCTDC200TextcsvResponse) VisitExportCTDCResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type ExportCTDC400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ExportCTDC400ApplicationProblemPlusJSONResponse) VisitExportCTDCResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportCTDC401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response ExportCTDC401ApplicationProblemPlusJSONResponse) VisitExportCTDCResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportCTDC403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ExportCTDC403ApplicationProblemPlusJSONResponse) VisitExportCTDCResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ExportCTDCdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ExportCTDCdefaultApplicationProblemPlusJSONResponse) VisitExportCTDCResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMeRequestObject struct {
 }
 
@@ -8940,6 +9788,567 @@ func (response WithdrawReferraldefaultApplicationProblemPlusJSONResponse) VisitW
 	return err
 }
 
+type GetAssistanceReportRequestObject struct {
+	Params GetAssistanceReportParams
+}
+
+type GetAssistanceReportResponseObject interface {
+	VisitGetAssistanceReportResponse(w http.ResponseWriter) error
+}
+
+type GetAssistanceReport200ResponseHeaders struct {
+	CacheControl       *string
+	ContentDisposition *string
+}
+
+type GetAssistanceReport200JSONResponse struct {
+	Body    AssistanceReport
+	Headers GetAssistanceReport200ResponseHeaders
+}
+
+func (response GetAssistanceReport200JSONResponse) VisitGetAssistanceReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAssistanceReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
+	Body          io.Reader
+	Headers       GetAssistanceReport200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetAssistanceReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitGetAssistanceReportResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetAssistanceReport200TextcsvResponse struct {
+	Body          io.Reader
+	Headers       GetAssistanceReport200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetAssistanceReport200TextcsvResponse) VisitGetAssistanceReportResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetAssistanceReport400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetAssistanceReport400ApplicationProblemPlusJSONResponse) VisitGetAssistanceReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAssistanceReport401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response GetAssistanceReport401ApplicationProblemPlusJSONResponse) VisitGetAssistanceReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAssistanceReport403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetAssistanceReport403ApplicationProblemPlusJSONResponse) VisitGetAssistanceReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAssistanceReport406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response GetAssistanceReport406ApplicationProblemPlusJSONResponse) VisitGetAssistanceReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAssistanceReport422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response GetAssistanceReport422ApplicationProblemPlusJSONResponse) VisitGetAssistanceReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAssistanceReportdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetAssistanceReportdefaultApplicationProblemPlusJSONResponse) VisitGetAssistanceReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutcomesReportRequestObject struct {
+	Params GetOutcomesReportParams
+}
+
+type GetOutcomesReportResponseObject interface {
+	VisitGetOutcomesReportResponse(w http.ResponseWriter) error
+}
+
+type GetOutcomesReport200ResponseHeaders struct {
+	CacheControl       *string
+	ContentDisposition *string
+}
+
+type GetOutcomesReport200JSONResponse struct {
+	Body    OutcomesReport
+	Headers GetOutcomesReport200ResponseHeaders
+}
+
+func (response GetOutcomesReport200JSONResponse) VisitGetOutcomesReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutcomesReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
+	Body          io.Reader
+	Headers       GetOutcomesReport200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetOutcomesReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitGetOutcomesReportResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetOutcomesReport200TextcsvResponse struct {
+	Body          io.Reader
+	Headers       GetOutcomesReport200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetOutcomesReport200TextcsvResponse) VisitGetOutcomesReportResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetOutcomesReport400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutcomesReport400ApplicationProblemPlusJSONResponse) VisitGetOutcomesReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutcomesReport401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutcomesReport401ApplicationProblemPlusJSONResponse) VisitGetOutcomesReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutcomesReport403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutcomesReport403ApplicationProblemPlusJSONResponse) VisitGetOutcomesReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutcomesReport406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutcomesReport406ApplicationProblemPlusJSONResponse) VisitGetOutcomesReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutcomesReport422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response GetOutcomesReport422ApplicationProblemPlusJSONResponse) VisitGetOutcomesReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetOutcomesReportdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetOutcomesReportdefaultApplicationProblemPlusJSONResponse) VisitGetOutcomesReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServicesReportRequestObject struct {
+	Params GetServicesReportParams
+}
+
+type GetServicesReportResponseObject interface {
+	VisitGetServicesReportResponse(w http.ResponseWriter) error
+}
+
+type GetServicesReport200ResponseHeaders struct {
+	CacheControl       *string
+	ContentDisposition *string
+}
+
+type GetServicesReport200JSONResponse struct {
+	Body    ServicesReport
+	Headers GetServicesReport200ResponseHeaders
+}
+
+func (response GetServicesReport200JSONResponse) VisitGetServicesReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServicesReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse struct {
+	Body          io.Reader
+	Headers       GetServicesReport200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetServicesReport200ApplicationvndOpenxmlformatsOfficedocumentSpreadsheetmlSheetResponse) VisitGetServicesReportResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetServicesReport200TextcsvResponse struct {
+	Body          io.Reader
+	Headers       GetServicesReport200ResponseHeaders
+	ContentLength int64
+}
+
+func (response GetServicesReport200TextcsvResponse) VisitGetServicesReportResponse(w http.ResponseWriter) error {
+
+	w.Header().Set("Content-Type", "text/csv")
+	if response.ContentLength != 0 {
+		w.Header().Set("Content-Length", fmt.Sprint(response.ContentLength))
+	}
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ContentDisposition != nil {
+		w.Header().Set("Content-Disposition", fmt.Sprint(*response.Headers.ContentDisposition))
+	}
+	w.WriteHeader(200)
+
+	if closer, ok := response.Body.(io.ReadCloser); ok {
+		defer closer.Close()
+	}
+	_, err := io.Copy(w, response.Body)
+	return err
+}
+
+type GetServicesReport400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetServicesReport400ApplicationProblemPlusJSONResponse) VisitGetServicesReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServicesReport401ApplicationProblemPlusJSONResponse struct {
+	UnauthenticatedApplicationProblemPlusJSONResponse
+}
+
+func (response GetServicesReport401ApplicationProblemPlusJSONResponse) VisitGetServicesReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServicesReport403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetServicesReport403ApplicationProblemPlusJSONResponse) VisitGetServicesReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServicesReport406ApplicationProblemPlusJSONResponse struct {
+	NotAcceptableApplicationProblemPlusJSONResponse
+}
+
+func (response GetServicesReport406ApplicationProblemPlusJSONResponse) VisitGetServicesReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(406)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServicesReport422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response GetServicesReport422ApplicationProblemPlusJSONResponse) VisitGetServicesReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServicesReportdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetServicesReportdefaultApplicationProblemPlusJSONResponse) VisitGetServicesReportResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListUsersRequestObject struct {
 	Params ListUsersParams
 }
@@ -9648,6 +11057,9 @@ type StrictServerInterface interface {
 	// UpdateService Change a service
 	// (PATCH /api/v1/cases/{id}/services/{serviceId})
 	UpdateService(ctx context.Context, request UpdateServiceRequestObject) (UpdateServiceResponseObject, error)
+	// ExportCTDC Anonymised case-level export for CTDC
+	// (GET /api/v1/exports/ctdc)
+	ExportCTDC(ctx context.Context, request ExportCTDCRequestObject) (ExportCTDCResponseObject, error)
 	// GetMe The signed-in caller
 	// (GET /api/v1/me)
 	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
@@ -9687,6 +11099,15 @@ type StrictServerInterface interface {
 	// WithdrawReferral Withdraw a referral
 	// (POST /api/v1/referrals/{id}/withdraw)
 	WithdrawReferral(ctx context.Context, request WithdrawReferralRequestObject) (WithdrawReferralResponseObject, error)
+	// GetAssistanceReport People assisted in a period, disaggregated
+	// (GET /api/v1/reports/assistance)
+	GetAssistanceReport(ctx context.Context, request GetAssistanceReportRequestObject) (GetAssistanceReportResponseObject, error)
+	// GetOutcomesReport Closures, returns and time to closure in a period
+	// (GET /api/v1/reports/outcomes)
+	GetOutcomesReport(ctx context.Context, request GetOutcomesReportRequestObject) (GetOutcomesReportResponseObject, error)
+	// GetServicesReport Services delivered in a period
+	// (GET /api/v1/reports/services)
+	GetServicesReport(ctx context.Context, request GetServicesReportRequestObject) (GetServicesReportResponseObject, error)
 	// ListUsers List users
 	// (GET /api/v1/users)
 	ListUsers(ctx context.Context, request ListUsersRequestObject) (ListUsersResponseObject, error)
@@ -10455,6 +11876,31 @@ func (sh *strictHandler) UpdateService(ctx echo.Context, id ID, serviceId Servic
 	return nil
 }
 
+// ExportCTDC operation middleware
+func (sh *strictHandler) ExportCTDC(ctx echo.Context, params ExportCTDCParams) error {
+	var request ExportCTDCRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ExportCTDC(ctx.Request().Context(), request.(ExportCTDCRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ExportCTDC")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ExportCTDCResponseObject); ok {
+		return validResponse.VisitExportCTDCResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetMe operation middleware
 func (sh *strictHandler) GetMe(ctx echo.Context) error {
 	var request GetMeRequestObject
@@ -10842,6 +12288,81 @@ func (sh *strictHandler) WithdrawReferral(ctx echo.Context, id ID) error {
 		return err
 	} else if validResponse, ok := response.(WithdrawReferralResponseObject); ok {
 		return validResponse.VisitWithdrawReferralResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetAssistanceReport operation middleware
+func (sh *strictHandler) GetAssistanceReport(ctx echo.Context, params GetAssistanceReportParams) error {
+	var request GetAssistanceReportRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetAssistanceReport(ctx.Request().Context(), request.(GetAssistanceReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetAssistanceReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetAssistanceReportResponseObject); ok {
+		return validResponse.VisitGetAssistanceReportResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetOutcomesReport operation middleware
+func (sh *strictHandler) GetOutcomesReport(ctx echo.Context, params GetOutcomesReportParams) error {
+	var request GetOutcomesReportRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOutcomesReport(ctx.Request().Context(), request.(GetOutcomesReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOutcomesReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetOutcomesReportResponseObject); ok {
+		return validResponse.VisitGetOutcomesReportResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetServicesReport operation middleware
+func (sh *strictHandler) GetServicesReport(ctx echo.Context, params GetServicesReportParams) error {
+	var request GetServicesReportRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetServicesReport(ctx.Request().Context(), request.(GetServicesReportRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetServicesReport")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetServicesReportResponseObject); ok {
+		return validResponse.VisitGetServicesReportResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/casework/casework/internal/notes"
 	"github.com/casework/casework/internal/organizations"
 	"github.com/casework/casework/internal/referrals"
+	"github.com/casework/casework/internal/reports"
 	"github.com/casework/casework/internal/services"
 	"github.com/casework/casework/internal/store"
 	"github.com/casework/casework/internal/users"
@@ -49,6 +50,7 @@ type App struct {
 	Notes         *notes.Service
 	Audit         *audit.Service
 	Referrals     *referrals.Service
+	Reports       *reports.Service
 	DataKeys      *crypt.Keyring
 	OrgStore      *store.Organizations
 	CaseStore     *store.Cases
@@ -140,13 +142,14 @@ func New(ctx context.Context, cfg config.Config, db *store.DB, keys *auth.KeySet
 		Notes:         notes.NewService(store.NewNotes(db, dataKeys), cs, au, store.Now, store.NewID),
 		Audit:         au,
 		Referrals:     referrals.NewService(store.NewReferrals(db, dataKeys), cs, consentStore, orgStore, az, store.Now, store.NewID),
+		Reports:       reports.NewService(store.NewReports(db), az, au, cfg.ReportMinCount),
 		CaseStore:     caseStore,
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Handler, err = httpapi.NewServer(httpapi.Deps{
 		Auth: a.Auth, Organizations: a.Organizations, Users: a.Users, Cases: a.Cases, History: caseStore,
-		Consents: a.Consents, Services: a.Services, Notes: a.Notes, Audit: a.Audit, Referrals: a.Referrals, DB: db, Logger: log,
+		Consents: a.Consents, Services: a.Services, Notes: a.Notes, Audit: a.Audit, Referrals: a.Referrals, Reports: a.Reports, DB: db, Logger: log,
 		Idempotency: store.NewIdempotency(db, dataKeys),
 		Registry:    reg, BodyLimitBytes: cfg.BodyLimitBytes,
 	})

@@ -20,6 +20,7 @@ const (
 	PreconditionFailed   Code = "precondition_failed"
 	PreconditionRequired Code = "precondition_required"
 	TooLarge             Code = "too_large"
+	NotAcceptable        Code = "not_acceptable"
 	RateLimited          Code = "rate_limited"
 	Unavailable          Code = "unavailable"
 	Internal             Code = "internal"

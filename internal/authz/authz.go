@@ -37,6 +37,8 @@ const (
 	ObjNote         = "note"
 	ObjAuditEvent   = "audit_event"
 	ObjReferral     = "referral"
+	ObjReport       = "report"
+	ObjCTDCExport   = "ctdc_export"
 
 	ActRead              = "read"
 	ActCreate            = "create"
@@ -50,6 +52,10 @@ const (
 	ActReadReferred   = "read_referred"
 	ActCreateReferred = "create_referred"
 	ActManageAny      = "manage_any"
+	// ActReadAny reads reports across every organisation;
+	// ActReadUnsuppressed turns small-cell suppression off.
+	ActReadAny          = "read_any"
+	ActReadUnsuppressed = "read_unsuppressed"
 )
 
 //go:embed model.conf

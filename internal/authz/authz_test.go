@@ -111,6 +111,12 @@ var (
 //     recipient's admins and caseworkers read the case and its services and
 //     record services (the *_referred actions); viewers and IOM-wide roles
 //     get nothing from a referral.
+//   - Reports: NGO admins and viewers their own organisation's (domain.md:
+//     viewer "own-org reports"; admin "everything a caseworker can" does not
+//     include reports, the issue grants them); coordinators and IOM admins
+//     every organisation's; only IOM admins may turn suppression off. An NGO
+//     caseworker and an IOM caseworker make no reports. The CTDC export is
+//     for coordinators and IOM admins.
 var matrix = []struct {
 	obj, act string
 	allow    []persona
@@ -154,6 +160,10 @@ var matrix = []struct {
 	{authz.ObjReferral, "complete", []persona{ngoAdmin, ngoCaseworker, iomCaseworker}},
 	{authz.ObjAuditEvent, authz.ActRead, []persona{ngoAdmin, iomAdmin}},
 	{authz.ObjAuditEvent, authz.ActManageAny, []persona{iomAdmin}},
+	{authz.ObjReport, authz.ActRead, []persona{ngoAdmin, ngoViewer, iomAdmin, iomCoordinator}},
+	{authz.ObjReport, authz.ActReadAny, []persona{iomAdmin, iomCoordinator}},
+	{authz.ObjReport, authz.ActReadUnsuppressed, []persona{iomAdmin}},
+	{authz.ObjCTDCExport, authz.ActCreate, []persona{iomAdmin, iomCoordinator}},
 }
 
 // matrixSource holds every persona, plus users of another NGO with the same

@@ -53,7 +53,10 @@ type Config struct {
 
 	BodyLimitBytes      int64
 	PasswordHashWorkers int
-	LogLevel            string
+	// ReportMinCount is k of small-cell suppression in reports: counts from
+	// 1 to k-1 are never shown. At least 3.
+	ReportMinCount int
+	LogLevel       string
 }
 
 // Load reads the configuration through getenv and validates it; it returns an
@@ -125,6 +128,7 @@ func Load(getenv func(string) string) (Config, error) {
 		BodyLimitBytes:      integer("CASEWORK_BODY_LIMIT_BYTES", 1<<20),
 		PasswordHashWorkers: int(integer("CASEWORK_PASSWORD_HASH_WORKERS", int64(min(runtime.NumCPU(), 64)))),
 		LogLevel:            str("CASEWORK_LOG_LEVEL", "info"),
+		ReportMinCount:      int(integer("CASEWORK_REPORT_MIN_COUNT", 5)),
 	}
 	c.DataDir = filepath.Clean(c.DataDir)
 	if err := c.setDriver(); err != nil {
@@ -156,6 +160,9 @@ func (c Config) Validate() error {
 	}
 	if c.RefreshTokenTTL > c.SessionMaxAge {
 		errs = append(errs, errors.New("CASEWORK_REFRESH_TOKEN_TTL: must not exceed CASEWORK_SESSION_MAX_AGE"))
+	}
+	if c.ReportMinCount < 3 {
+		errs = append(errs, errors.New("CASEWORK_REPORT_MIN_COUNT: must be at least 3; smaller counts single people out"))
 	}
 	if !strings.Contains(c.AdminEmail, "@") {
 		errs = append(errs, errors.New("CASEWORK_ADMIN_EMAIL: want an email address"))

@@ -26,6 +26,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.PreconditionFailed:   http.StatusPreconditionFailed,
 	apperr.PreconditionRequired: http.StatusPreconditionRequired,
 	apperr.TooLarge:             http.StatusRequestEntityTooLarge,
+	apperr.NotAcceptable:        http.StatusNotAcceptable,
 	apperr.RateLimited:          http.StatusTooManyRequests,
 	apperr.Unavailable:          http.StatusServiceUnavailable,
 	apperr.Internal:             http.StatusInternalServerError,

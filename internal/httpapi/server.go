@@ -25,6 +25,7 @@ import (
 	"github.com/casework/casework/internal/notes"
 	"github.com/casework/casework/internal/organizations"
 	"github.com/casework/casework/internal/referrals"
+	"github.com/casework/casework/internal/reports"
 	"github.com/casework/casework/internal/services"
 	"github.com/casework/casework/internal/users"
 )
@@ -46,6 +47,7 @@ type Deps struct {
 	Notes         *notes.Service
 	Audit         *audit.Service
 	Referrals     *referrals.Service
+	Reports       *reports.Service
 	Idempotency   idempotency.Store
 	DB            Pinger
 	Logger        *slog.Logger
@@ -70,6 +72,7 @@ func NewServer(d Deps) (*echo.Echo, error) {
 	e.HTTPErrorHandler = errorHandler(d.Logger, d.Audit)
 	e.Use(
 		withRequestID,
+		withNegotiation,
 		// metrics sits outside the access log, which writes errors, so it
 		// sees the final status.
 		newMetrics(d.Registry).middleware,
