@@ -344,8 +344,8 @@ func (e *Env) validate(t testing.TB, req *http.Request, body []byte, res *Respon
 
 var decodersOnce sync.Once
 
-// registerTextDecoders makes kin-openapi read HTML and YAML documents as the
-// plain strings openapi.yaml describes them as.
+// registerTextDecoders makes kin-openapi read HTML, YAML, CSV and XLSX
+// documents as the plain strings openapi.yaml describes them as.
 func registerTextDecoders() {
 	asString := func(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
 		b, err := io.ReadAll(body)
@@ -353,4 +353,6 @@ func registerTextDecoders() {
 	}
 	openapi3filter.RegisterBodyDecoder("text/html", asString)
 	openapi3filter.RegisterBodyDecoder("application/yaml", asString)
+	openapi3filter.RegisterBodyDecoder("text/csv", asString)
+	openapi3filter.RegisterBodyDecoder("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", asString)
 }
