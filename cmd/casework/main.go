@@ -112,34 +112,14 @@ func open(ctx context.Context, getenv func(string) string, stderr io.Writer) (co
 	return cfg, db, log, nil
 }
 
-// assemble opens, migrates (unless told not to) and builds the service.
+// assemble loads the configuration, opens and migrates the database (unless
+// told not to) and builds the service.
 func assemble(ctx context.Context, getenv func(string) string, stderr io.Writer) (*app.App, error) {
-	cfg, db, log, err := open(ctx, getenv, stderr)
+	cfg, err := config.Load(getenv)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Migrate {
-		if err := db.MigrateUp(ctx); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("migrate: %w", err)
-		}
-	}
-	keys, err := app.LoadKeys(cfg, log)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	dataKeys, err := app.LoadDataKeys(cfg, log)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	a, err := app.New(ctx, cfg, db, keys, dataKeys, log)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return a, nil
+	return app.Open(ctx, cfg, newLogger(cfg, stderr))
 }
 
 func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -205,3 +205,34 @@ func GeneratePassword() string {
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// Open opens the database cfg names, migrates it (unless cfg.Migrate is
+// off), loads the keys and builds the service. The caller closes a.DB.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	db, err := store.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*App, error) {
+		db.Close()
+		return nil, err
+	}
+	if cfg.Migrate {
+		if err := db.MigrateUp(ctx); err != nil {
+			return fail(fmt.Errorf("migrate: %w", err))
+		}
+	}
+	keys, err := LoadKeys(cfg, log)
+	if err != nil {
+		return fail(err)
+	}
+	dataKeys, err := LoadDataKeys(cfg, log)
+	if err != nil {
+		return fail(err)
+	}
+	a, err := New(ctx, cfg, db, keys, dataKeys, log)
+	if err != nil {
+		return fail(err)
+	}
+	return a, nil
+}
