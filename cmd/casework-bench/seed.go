@@ -173,7 +173,7 @@ func generate(rng *rand.Rand, orgs []benchOrg, n, perCase, offset int, counters 
 			switch r := rng.IntN(10); {
 			case r == 0:
 				s.Status, s.StartedOn = services.StatusPlanned, nil
-			case r < 3 && c.Status != cases.StatusClosed:
+			case r < 3 && c.Status != cases.StatusClosed && start.After(now.AddDate(0, 0, -200)):
 				s.Status = services.StatusInProgress
 			default:
 				end := start.AddDate(0, 0, 1+rng.IntN(180))

@@ -87,6 +87,16 @@ func (b *Bulk) Insert(ctx context.Context, cs []cases.Case, svcs []services.Serv
 				return translate(err, "service")
 			}
 		}
+		// The cases' ids are UUIDv7s made in order, so one range covers them.
+		if len(cs) > 0 {
+			first, last := cs[0].ID, cs[0].ID
+			for _, c := range cs {
+				first, last = min(first, c.ID), max(last, c.ID)
+			}
+			if err := refreshActivity(tx, "id BETWEEN ? AND ?", first, last); err != nil {
+				return translate(err, "case")
+			}
+		}
 		for _, c := range counters {
 			err := tx.Exec(`INSERT INTO case_counters (organization_id, year, last) VALUES (?, ?, ?)
 				ON CONFLICT (organization_id, year) DO UPDATE SET last = CASE WHEN case_counters.last > excluded.last

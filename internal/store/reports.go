@@ -62,7 +62,7 @@ func (s *Reports) date(name string) string {
 
 // active is the condition that service row s counts in [@from, @to].
 func (s *Reports) active() string {
-	return "s.status IN ('in_progress', 'completed') AND s.started_on IS NOT NULL AND s.started_on <= " + s.date("to") +
+	return counting + " AND s.started_on <= " + s.date("to") +
 		" AND (s.ended_on IS NULL OR s.ended_on >= " + s.date("from") + ")"
 }
 
@@ -95,11 +95,13 @@ func (s *Reports) AssistanceGroups(ctx context.Context, scope tenant.Scope, q re
 	}
 	active := s.active()
 	opened := "c.opened_on BETWEEN " + s.date("from") + " AND " + s.date("to")
-	where := "(" + opened + " OR EXISTS (SELECT 1 FROM services s WHERE s.case_id = c.id AND " + active + "))"
+	// The activity span rules most cases out before their services are looked at.
+	span := "c.active_to >= " + s.date("from") + " AND c.active_from <= " + s.date("to")
+	where := "(" + opened + " OR (" + span + " AND EXISTS (SELECT 1 FROM services s WHERE s.case_id = c.id AND " + active + ")))"
 	svcScope, openedDay := "", s.day("c.opened_on")
 	if !scope.IsAll() {
-		where = "((c.organization_id = @org AND " + where + ") OR EXISTS (SELECT 1 FROM services s WHERE s.case_id = c.id" +
-			" AND s.provider_organization_id = @org AND " + active + "))"
+		where = "((c.organization_id = @org AND " + where + ") OR (" + span + " AND EXISTS (SELECT 1 FROM services s WHERE s.case_id = c.id" +
+			" AND s.provider_organization_id = @org AND " + active + ")))"
 		svcScope = " AND (c.organization_id = @org OR s.provider_organization_id = @org)"
 		openedDay = "CASE WHEN c.organization_id = @org THEN " + openedDay + " ELSE '' END"
 	}

@@ -241,6 +241,9 @@ func (s *Services) Update(ctx context.Context, caseID, id string, version int64,
 // (cases.StatusAfterService), writing the history, in tx. It also moves the
 // case's updated_at on, so syncing clients see the change.
 func followServices(tx *gorm.DB, caseID string, added bool, actorID string) error {
+	if err := refreshActivity(tx, "id = ?", caseID); err != nil {
+		return translate(err, "case")
+	}
 	var c struct {
 		OrganizationID string
 		Status         string
