@@ -28,17 +28,19 @@ const (
 
 // Objects and actions named in policy.csv.
 const (
-	ObjOrganization = "organization"
-	ObjUser         = "user"
-	ObjCase         = "case"
-	ObjConsent      = "consent"
-	ObjService      = "service"
-	ObjCaseHistory  = "case_history"
-	ObjNote         = "note"
-	ObjAuditEvent   = "audit_event"
-	ObjReferral     = "referral"
-	ObjReport       = "report"
-	ObjCTDCExport   = "ctdc_export"
+	ObjOrganization   = "organization"
+	ObjUser           = "user"
+	ObjCase           = "case"
+	ObjConsent        = "consent"
+	ObjService        = "service"
+	ObjCaseHistory    = "case_history"
+	ObjNote           = "note"
+	ObjAuditEvent     = "audit_event"
+	ObjReferral       = "referral"
+	ObjReport         = "report"
+	ObjCTDCExport     = "ctdc_export"
+	ObjServiceAccount = "service_account"
+	ObjWebhook        = "webhook"
 
 	ActRead              = "read"
 	ActCreate            = "create"
@@ -46,6 +48,7 @@ const (
 	ActClose             = "close"
 	ActReopen            = "reopen"
 	ActWithdraw          = "withdraw"
+	ActDelete            = "delete"
 	ActReadPseudonymised = "read_pseudonymised"
 	// ActReadReferred and ActCreateReferred act on another organisation's
 	// case referred to (and accepted by) the caller's organisation.

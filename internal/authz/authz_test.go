@@ -117,6 +117,8 @@ var (
 //     every organisation's; only IOM admins may turn suppression off. An NGO
 //     caseworker and an IOM caseworker make no reports. The CTDC export is
 //     for coordinators and IOM admins.
+//   - Service accounts and webhooks: an organisation's admins manage their
+//     own organisation's ("manage the org's users and service accounts").
 var matrix = []struct {
 	obj, act string
 	allow    []persona
@@ -164,6 +166,14 @@ var matrix = []struct {
 	{authz.ObjReport, authz.ActReadAny, []persona{iomAdmin, iomCoordinator}},
 	{authz.ObjReport, authz.ActReadUnsuppressed, []persona{iomAdmin}},
 	{authz.ObjCTDCExport, authz.ActCreate, []persona{iomAdmin, iomCoordinator}},
+	{authz.ObjServiceAccount, authz.ActRead, []persona{ngoAdmin, iomAdmin}},
+	{authz.ObjServiceAccount, authz.ActCreate, []persona{ngoAdmin, iomAdmin}},
+	{authz.ObjServiceAccount, authz.ActUpdate, []persona{ngoAdmin, iomAdmin}},
+	{authz.ObjServiceAccount, authz.ActDelete, []persona{ngoAdmin, iomAdmin}},
+	{authz.ObjServiceAccount, authz.ActManageAny, []persona{iomAdmin}},
+	{authz.ObjWebhook, authz.ActRead, []persona{ngoAdmin, iomAdmin}},
+	{authz.ObjWebhook, authz.ActCreate, []persona{ngoAdmin, iomAdmin}},
+	{authz.ObjWebhook, authz.ActDelete, []persona{ngoAdmin, iomAdmin}},
 }
 
 // matrixSource holds every persona, plus users of another NGO with the same

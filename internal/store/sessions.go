@@ -156,6 +156,9 @@ func (s *Sessions) RevokeSession(ctx context.Context, sessionID, why string, now
 // LoadPrincipal implements auth.Store: one query per request, so logout,
 // deactivation and role changes are seen at once by every instance.
 func (s *Sessions) LoadPrincipal(ctx context.Context, v auth.Verified, now time.Time) (auth.Principal, error) {
+	if v.Kind == auth.KindServiceAccount {
+		return s.loadServiceAccount(ctx, v)
+	}
 	if v.Kind != auth.KindUser {
 		return auth.Principal{}, apperr.New(apperr.Unauthenticated, "invalid or expired token")
 	}
@@ -191,6 +194,35 @@ func (s *Sessions) LoadPrincipal(ctx context.Context, v auth.Verified, now time.
 	}, nil
 }
 
+// loadServiceAccount loads the account a token names, as long as it is not
+// deleted, its organisation is active and the token was issued for its
+// current secret (the token's session id).
+func (s *Sessions) loadServiceAccount(ctx context.Context, v auth.Verified) (auth.Principal, error) {
+	var row struct {
+		ID            string
+		Name          string
+		Roles         string
+		OrgID         string
+		OrgKind       string
+		PolicyVersion int64
+	}
+	res := s.db.gorm.WithContext(ctx).Raw(`
+		SELECT a.id, a.name, a.roles, o.id AS org_id, o.kind AS org_kind,
+		       (SELECT version FROM authz_policy WHERE id = 1) AS policy_version
+		FROM service_accounts a JOIN organizations o ON o.id = a.organization_id
+		WHERE a.id = ? AND a.secret_id = ? AND a.deleted_at IS NULL AND o.active`, v.ID, v.SessionID).Scan(&row)
+	if res.Error != nil {
+		return auth.Principal{}, translate(res.Error, "service account")
+	}
+	if res.RowsAffected == 0 {
+		return auth.Principal{}, apperr.New(apperr.Unauthenticated, "invalid or expired token")
+	}
+	return auth.Principal{
+		Kind: auth.KindServiceAccount, ID: row.ID, SessionID: v.SessionID, OrgID: row.OrgID, OrgKind: row.OrgKind,
+		Roles: splitRoles(row.Roles), DisplayName: row.Name, Locale: "en", PolicyVersion: row.PolicyVersion,
+	}, nil
+}
+
 // LoadAssignments implements authz.Source. The version is read first, so the
 // assignments are at least as new as the version reported.
 func (s *Sessions) LoadAssignments(ctx context.Context) ([]authz.Assignment, int64, error) {
@@ -212,9 +244,20 @@ func (s *Sessions) LoadAssignments(ctx context.Context) ([]authz.Assignment, int
 	if err != nil {
 		return nil, 0, translate(err, "user")
 	}
-	out := make([]authz.Assignment, len(rows))
-	for i, r := range rows {
-		out[i] = authz.Assignment{Kind: auth.KindUser, ID: r.ID, OrgID: r.OrgID, OrgKind: r.OrgKind, Roles: splitRoles(r.Roles)}
+	out := make([]authz.Assignment, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, authz.Assignment{Kind: auth.KindUser, ID: r.ID, OrgID: r.OrgID, OrgKind: r.OrgKind, Roles: splitRoles(r.Roles)})
+	}
+	rows = rows[:0]
+	err = q.Raw(`
+		SELECT a.id, a.organization_id AS org_id, o.kind AS org_kind, a.roles
+		FROM service_accounts a JOIN organizations o ON o.id = a.organization_id
+		WHERE a.deleted_at IS NULL AND o.active`).Scan(&rows).Error
+	if err != nil {
+		return nil, 0, translate(err, "service account")
+	}
+	for _, r := range rows {
+		out = append(out, authz.Assignment{Kind: auth.KindServiceAccount, ID: r.ID, OrgID: r.OrgID, OrgKind: r.OrgKind, Roles: splitRoles(r.Roles)})
 	}
 	return out, version, nil
 }
