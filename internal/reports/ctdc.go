@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -134,7 +135,10 @@ var generalisations = []func(map[string]string){
 // dropped when no level is left. Groups only grow as records join them, so
 // the loop ends with every published combination held k times or more.
 func anonymise(recs []ctdcRecord, k int) CTDCExport {
-	kept := slices.Clone(recs)
+	kept := make([]ctdcRecord, len(recs))
+	for i, r := range recs {
+		kept[i] = ctdcRecord{values: maps.Clone(r.values), level: r.level}
+	}
 	for {
 		counts := map[string]int{}
 		for _, r := range kept {
@@ -270,8 +274,10 @@ func newCTDCRecord(c ResearchCase) (ctdcRecord, error) {
 			v["typeOfLabourConcatenated"] = c.LabourSector
 		}
 	}
+	// "unknown" is an answer CTDC has a flag for; refused and not collected
+	// are missing.
 	rel := c.RecruiterRelationship
-	if rel != "" && !isUnknownCode(rel) {
+	if rel != "" && rel != "refused" && rel != "not_collected" {
 		labels := map[string]string{"intimate_partner": "Intimate Partner", "friend": "Friend", "family": "Family", "other": "Other", "unknown": "Unknown"}
 		v["RecruiterRelationship"] = labels[rel]
 		for code, col := range map[string]string{"intimate_partner": "IntimatePartner", "friend": "Friend", "family": "Family", "other": "Other", "unknown": "Unknown"} {

@@ -55,8 +55,9 @@ func (t *table) relations() []relation {
 // (primary suppression), then hides further cells (complementary
 // suppression) until no hidden count can be worked out from what is shown:
 // every total relation holds either no hidden cell or at least two, and
-// bounds propagated through all relations (hidden counts are at least 1)
-// pin no hidden cell to a single value, for any of the measures.
+// neither bounds propagated through the relations nor the linear relaxation
+// of all of them together (hidden counts are at least 1) pins a hidden small
+// count to a single value, for any of the measures.
 func (t *table) suppress(k int64, measures []measure) {
 	for _, c := range t.cells {
 		if c.People >= 1 && c.People < k {
@@ -64,11 +65,20 @@ func (t *table) suppress(k int64, measures []measure) {
 		}
 	}
 	rels := t.relations()
+	safe := make([]map[int]bool, len(measures))
+	for i := range safe {
+		safe[i] = map[int]bool{}
+	}
 	for range len(t.cells) + 1 {
 		t.complete(rels)
 		exposed := -1
-		for _, m := range measures {
+		for i, m := range measures {
+			// Bounds first (cheap), then linear reasoning across relations.
 			if e := t.firstExposed(rels, m, k); e >= 0 {
+				exposed = e
+				break
+			}
+			if e := t.firstPinned(rels, m, k, safe[i]); e >= 0 {
 				exposed = e
 				break
 			}
