@@ -146,6 +146,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	a.Logger.Info("listening", "addr", ln.Addr().String(), "database", string(a.Config.Driver))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	go a.Dispatcher.Run(ctx, time.Second)
 	select {
 	case err := <-errc:
 		return err

@@ -30,9 +30,11 @@ import (
 	"github.com/casework/casework/internal/organizations"
 	"github.com/casework/casework/internal/referrals"
 	"github.com/casework/casework/internal/reports"
+	"github.com/casework/casework/internal/serviceaccounts"
 	"github.com/casework/casework/internal/services"
 	"github.com/casework/casework/internal/store"
 	"github.com/casework/casework/internal/users"
+	"github.com/casework/casework/internal/webhooks"
 )
 
 // App is the assembled service.
@@ -51,11 +53,16 @@ type App struct {
 	Audit         *audit.Service
 	Referrals     *referrals.Service
 	Reports       *reports.Service
-	DataKeys      *crypt.Keyring
-	OrgStore      *store.Organizations
-	CaseStore     *store.Cases
-	Handler       *echo.Echo
-	Logger        *slog.Logger
+	// ServiceAccounts, Webhooks and Dispatcher serve integrators; the
+	// dispatcher posts the webhook outbox (Run it in the background).
+	ServiceAccounts *serviceaccounts.Service
+	Webhooks        *webhooks.Registry
+	Dispatcher      *webhooks.Dispatcher
+	DataKeys        *crypt.Keyring
+	OrgStore        *store.Organizations
+	CaseStore       *store.Cases
+	Handler         *echo.Echo
+	Logger          *slog.Logger
 }
 
 // LoadKeys returns the token-signing key set from configuration; on the
@@ -145,11 +152,17 @@ func New(ctx context.Context, cfg config.Config, db *store.DB, keys *auth.KeySet
 		Reports:       reports.NewService(store.NewReports(db), az, au, cfg.ReportMinCount),
 		CaseStore:     caseStore,
 	}
+	guard := webhooks.Guard{AllowPrivate: cfg.WebhooksAllowPrivate}
+	hooks := store.NewWebhooks(db, dataKeys)
+	a.ServiceAccounts = serviceaccounts.NewService(store.NewServiceAccounts(db), az, tokens, store.Now, store.NewID)
+	a.Webhooks = webhooks.NewRegistry(hooks, az, guard, store.Now, store.NewID)
+	a.Dispatcher = webhooks.NewDispatcher(hooks, guard.Client(), log, nil)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Handler, err = httpapi.NewServer(httpapi.Deps{
 		Auth: a.Auth, Organizations: a.Organizations, Users: a.Users, Cases: a.Cases, History: caseStore,
-		Consents: a.Consents, Services: a.Services, Notes: a.Notes, Audit: a.Audit, Referrals: a.Referrals, Reports: a.Reports, DB: db, Logger: log,
+		Consents: a.Consents, Services: a.Services, Notes: a.Notes, Audit: a.Audit, Referrals: a.Referrals, Reports: a.Reports, DB: db,
+		ServiceAccounts: a.ServiceAccounts, Webhooks: a.Webhooks, Logger: log,
 		Idempotency: store.NewIdempotency(db, dataKeys),
 		Registry:    reg, BodyLimitBytes: cfg.BodyLimitBytes,
 	})

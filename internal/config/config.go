@@ -56,7 +56,10 @@ type Config struct {
 	// ReportMinCount is k of small-cell suppression in reports: counts from
 	// 1 to k-1 are never shown. At least 3.
 	ReportMinCount int
-	LogLevel       string
+	// WebhooksAllowPrivate lets webhooks target loopback and private
+	// addresses over plain http: for tests and closed networks only.
+	WebhooksAllowPrivate bool
+	LogLevel             string
 }
 
 // Load reads the configuration through getenv and validates it; it returns an
@@ -107,28 +110,29 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	c := Config{
-		ListenAddr:          str("CASEWORK_LISTEN_ADDR", "127.0.0.1:8080"),
-		DataDir:             str("CASEWORK_DATA_DIR", "./data"),
-		DatabaseURL:         str("CASEWORK_DATABASE_URL", ""),
-		Migrate:             boolean("CASEWORK_MIGRATE", true),
-		AdminEmail:          strings.ToLower(str("CASEWORK_ADMIN_EMAIL", "admin@iom.example")),
-		AdminPassword:       getenv("CASEWORK_ADMIN_PASSWORD"),
-		IOMName:             str("CASEWORK_IOM_NAME", "IOM Mission"),
-		IOMCode:             str("CASEWORK_IOM_CODE", "IOM"),
-		IOMCity:             str("CASEWORK_IOM_CITY", "Astana"),
-		SigningKeys:         getenv("CASEWORK_SIGNING_KEYS"),
-		SigningKeysFile:     str("CASEWORK_SIGNING_KEYS_FILE", ""),
-		DataKeys:            getenv("CASEWORK_DATA_KEYS"),
-		DataKeysFile:        str("CASEWORK_DATA_KEYS_FILE", ""),
-		Issuer:              str("CASEWORK_TOKEN_ISSUER", "casework"),
-		Audience:            str("CASEWORK_TOKEN_AUDIENCE", "casework-api"),
-		AccessTokenTTL:      dur("CASEWORK_ACCESS_TOKEN_TTL", 15*time.Minute),
-		RefreshTokenTTL:     dur("CASEWORK_REFRESH_TOKEN_TTL", 14*24*time.Hour),
-		SessionMaxAge:       dur("CASEWORK_SESSION_MAX_AGE", 30*24*time.Hour),
-		BodyLimitBytes:      integer("CASEWORK_BODY_LIMIT_BYTES", 1<<20),
-		PasswordHashWorkers: int(integer("CASEWORK_PASSWORD_HASH_WORKERS", int64(min(runtime.NumCPU(), 64)))),
-		LogLevel:            str("CASEWORK_LOG_LEVEL", "info"),
-		ReportMinCount:      int(integer("CASEWORK_REPORT_MIN_COUNT", 5)),
+		ListenAddr:           str("CASEWORK_LISTEN_ADDR", "127.0.0.1:8080"),
+		DataDir:              str("CASEWORK_DATA_DIR", "./data"),
+		DatabaseURL:          str("CASEWORK_DATABASE_URL", ""),
+		Migrate:              boolean("CASEWORK_MIGRATE", true),
+		AdminEmail:           strings.ToLower(str("CASEWORK_ADMIN_EMAIL", "admin@iom.example")),
+		AdminPassword:        getenv("CASEWORK_ADMIN_PASSWORD"),
+		IOMName:              str("CASEWORK_IOM_NAME", "IOM Mission"),
+		IOMCode:              str("CASEWORK_IOM_CODE", "IOM"),
+		IOMCity:              str("CASEWORK_IOM_CITY", "Astana"),
+		SigningKeys:          getenv("CASEWORK_SIGNING_KEYS"),
+		SigningKeysFile:      str("CASEWORK_SIGNING_KEYS_FILE", ""),
+		DataKeys:             getenv("CASEWORK_DATA_KEYS"),
+		DataKeysFile:         str("CASEWORK_DATA_KEYS_FILE", ""),
+		Issuer:               str("CASEWORK_TOKEN_ISSUER", "casework"),
+		Audience:             str("CASEWORK_TOKEN_AUDIENCE", "casework-api"),
+		AccessTokenTTL:       dur("CASEWORK_ACCESS_TOKEN_TTL", 15*time.Minute),
+		RefreshTokenTTL:      dur("CASEWORK_REFRESH_TOKEN_TTL", 14*24*time.Hour),
+		SessionMaxAge:        dur("CASEWORK_SESSION_MAX_AGE", 30*24*time.Hour),
+		BodyLimitBytes:       integer("CASEWORK_BODY_LIMIT_BYTES", 1<<20),
+		PasswordHashWorkers:  int(integer("CASEWORK_PASSWORD_HASH_WORKERS", int64(min(runtime.NumCPU(), 64)))),
+		LogLevel:             str("CASEWORK_LOG_LEVEL", "info"),
+		ReportMinCount:       int(integer("CASEWORK_REPORT_MIN_COUNT", 5)),
+		WebhooksAllowPrivate: boolean("CASEWORK_WEBHOOKS_ALLOW_PRIVATE", false),
 	}
 	c.DataDir = filepath.Clean(c.DataDir)
 	if err := c.setDriver(); err != nil {

@@ -25,15 +25,23 @@ const xlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sh
 type negotiationKey struct{}
 
 // negotiation is what the client said it accepts, for handlers that answer
-// in several formats or languages.
-type negotiation struct{ accept, language string }
+// in several formats or languages, and its HTTP Basic credentials, for the
+// client-credentials grant.
+type negotiation struct {
+	accept, language string
+	basicUser        string
+	basicPassword    string
+	hasBasic         bool
+}
 
-// withNegotiation carries the Accept and Accept-Language headers into the
-// request context (the strict handlers see only the context).
+// withNegotiation carries the Accept and Accept-Language headers and any
+// Basic credentials into the request context (the strict handlers see only
+// the context).
 func withNegotiation(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		n := negotiation{accept: r.Header.Get("Accept"), language: r.Header.Get("Accept-Language")}
+		n.basicUser, n.basicPassword, n.hasBasic = r.BasicAuth()
 		c.SetRequest(r.WithContext(context.WithValue(r.Context(), negotiationKey{}, n)))
 		return next(c)
 	}

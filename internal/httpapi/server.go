@@ -26,8 +26,10 @@ import (
 	"github.com/casework/casework/internal/organizations"
 	"github.com/casework/casework/internal/referrals"
 	"github.com/casework/casework/internal/reports"
+	"github.com/casework/casework/internal/serviceaccounts"
 	"github.com/casework/casework/internal/services"
 	"github.com/casework/casework/internal/users"
+	"github.com/casework/casework/internal/webhooks"
 )
 
 // Pinger checks that the database answers.
@@ -48,9 +50,12 @@ type Deps struct {
 	Audit         *audit.Service
 	Referrals     *referrals.Service
 	Reports       *reports.Service
-	Idempotency   idempotency.Store
-	DB            Pinger
-	Logger        *slog.Logger
+	// ServiceAccounts and Webhooks serve integrators.
+	ServiceAccounts *serviceaccounts.Service
+	Webhooks        *webhooks.Registry
+	Idempotency     idempotency.Store
+	DB              Pinger
+	Logger          *slog.Logger
 	// Registry receives the HTTP metrics and is served at /metrics.
 	Registry       *prometheus.Registry
 	BodyLimitBytes int64

@@ -18,6 +18,7 @@ import (
 	"github.com/casework/casework/internal/crypt"
 	"github.com/casework/casework/internal/page"
 	"github.com/casework/casework/internal/tenant"
+	"github.com/casework/casework/internal/webhooks"
 )
 
 type caseRow struct {
@@ -326,6 +327,9 @@ func (s *Cases) Create(ctx context.Context, c cases.Case, orgCode string, histor
 		if err := insertHistory(tx, c.ID, c.OrganizationID, ev.ActorID, history); err != nil {
 			return err
 		}
+		if err := enqueueEvent(tx, c.OrganizationID, webhooks.CaseCreated, webhooks.Data{CaseID: c.ID}, c.CreatedAt); err != nil {
+			return err
+		}
 		return insertAudit(tx, ev)
 	})
 	return c, err
@@ -498,6 +502,9 @@ func (s *Cases) Update(ctx context.Context, scope tenant.Scope, id string, versi
 			return err
 		}
 		if err := insertHistory(tx, c.ID, c.OrganizationID, ev.ActorID, changes); err != nil {
+			return err
+		}
+		if err := enqueueEvent(tx, c.OrganizationID, webhooks.CaseUpdated, webhooks.Data{CaseID: c.ID}, c.UpdatedAt); err != nil {
 			return err
 		}
 		out = c

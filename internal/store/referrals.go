@@ -12,6 +12,7 @@ import (
 	"github.com/casework/casework/internal/crypt"
 	"github.com/casework/casework/internal/page"
 	"github.com/casework/casework/internal/referrals"
+	"github.com/casework/casework/internal/webhooks"
 )
 
 type referralRow struct {
@@ -87,6 +88,10 @@ func (s *Referrals) Create(ctx context.Context, r referrals.Referral, ev audit.E
 	return s.db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(&row).Error; err != nil {
 			return translate(err, "referral")
+		}
+		data := webhooks.Data{CaseID: r.CaseID, ReferralID: r.ID}
+		if err := enqueueEvent(tx, r.ToOrganizationID, webhooks.ReferralReceived, data, r.CreatedAt); err != nil {
+			return err
 		}
 		return insertAudit(tx, ev)
 	})
@@ -216,10 +221,28 @@ func (s *Referrals) Transition(ctx context.Context, orgID, id, from, to, by stri
 		if err := touchCase(tx, r.CaseID); err != nil {
 			return err
 		}
+		if err := referralEvent(tx, r.ID, r.CaseID, r.FromOrganizationID, r.ToOrganizationID, to, now); err != nil {
+			return err
+		}
 		out = r
 		return insertAudit(tx, ev)
 	})
 	return out, err
+}
+
+// referralEvent tells the organisations a referral moved to status: its
+// sender that it was accepted; both sides that it ended.
+func referralEvent(tx *gorm.DB, id, caseID, from, to, status string, at time.Time) error {
+	data := webhooks.Data{CaseID: caseID, ReferralID: id}
+	if status == referrals.StatusAccepted {
+		return enqueueEvent(tx, from, webhooks.ReferralAccepted, data, at)
+	}
+	for _, org := range []string{from, to} {
+		if err := enqueueEvent(tx, org, webhooks.ReferralEnded, data, at); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // endReferralsForConsent ends a case's referrals to recipient when the
@@ -246,6 +269,9 @@ func endReferralsForConsent(tx *gorm.DB, caseID, recipient, by string, ev audit.
 			version = version + 1, updated_at = ? WHERE id = ? AND status = ?`, to, by, now, now, r.ID, r.Status).Error
 		if err != nil {
 			return translate(err, "referral")
+		}
+		if err := referralEvent(tx, r.ID, caseID, ev.OrganizationID, recipient, to, now); err != nil {
+			return err
 		}
 		e := ev
 		e.Action, e.ObjectType, e.ObjectID = action, "referral", r.ID

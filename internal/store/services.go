@@ -15,6 +15,7 @@ import (
 	"github.com/casework/casework/internal/crypt"
 	"github.com/casework/casework/internal/page"
 	"github.com/casework/casework/internal/services"
+	"github.com/casework/casework/internal/webhooks"
 )
 
 type serviceRow struct {
@@ -195,6 +196,10 @@ func (s *Services) Create(ctx context.Context, v services.Service, ev audit.Even
 			return translate(err, "service")
 		}
 		if err := followServices(tx, v.CaseID, true, ev.ActorID); err != nil {
+			return err
+		}
+		data := webhooks.Data{CaseID: v.CaseID, ServiceID: v.ID}
+		if err := enqueueEvent(tx, v.OrganizationID, webhooks.ServiceRecorded, data, v.CreatedAt); err != nil {
 			return err
 		}
 		return insertAudit(tx, ev)

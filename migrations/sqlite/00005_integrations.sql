@@ -4,17 +4,17 @@
 -- tokens, so a rotation refuses the tokens of the old secret. Deleted accounts
 -- stay, without a secret, as tombstones for clients that sync the list.
 CREATE TABLE service_accounts (
-    id                 uuid PRIMARY KEY,
-    organization_id    uuid NOT NULL REFERENCES organizations (id),
+    id                 text PRIMARY KEY,
+    organization_id    text NOT NULL REFERENCES organizations (id),
     name               text NOT NULL,
     roles              text NOT NULL,
-    secret_id          uuid NOT NULL,
+    secret_id          text NOT NULL,
     secret_hash        text,
-    secret_rotated_at  timestamptz NOT NULL,
-    created_by         uuid NOT NULL,
-    created_at         timestamptz NOT NULL,
-    updated_at         timestamptz NOT NULL,
-    deleted_at         timestamptz
+    secret_rotated_at  datetime NOT NULL,
+    created_by         text NOT NULL,
+    created_at         datetime NOT NULL,
+    updated_at         datetime NOT NULL,
+    deleted_at         datetime
 );
 CREATE INDEX service_accounts_org ON service_accounts (organization_id, id);
 
@@ -22,16 +22,16 @@ CREATE INDEX service_accounts_org ON service_accounts (organization_id, id);
 -- The signing secret is sealed like identifying data (the server must read it
 -- to sign).
 CREATE TABLE webhooks (
-    id               uuid PRIMARY KEY,
-    organization_id  uuid NOT NULL REFERENCES organizations (id),
+    id               text PRIMARY KEY,
+    organization_id  text NOT NULL REFERENCES organizations (id),
     url              text NOT NULL,
     events           text NOT NULL,
     secret_enc       text NOT NULL,
     data_kid         text NOT NULL,
-    created_by       uuid NOT NULL,
-    created_at       timestamptz NOT NULL,
-    updated_at       timestamptz NOT NULL,
-    deleted_at       timestamptz
+    created_by       text NOT NULL,
+    created_at       datetime NOT NULL,
+    updated_at       datetime NOT NULL,
+    deleted_at       datetime
 );
 CREATE INDEX webhooks_org ON webhooks (organization_id, id);
 
@@ -39,21 +39,21 @@ CREATE INDEX webhooks_org ON webhooks (organization_id, id);
 -- the change; the dispatcher leases due rows, posts them and records the
 -- outcome. body holds ids and the event type only.
 CREATE TABLE webhook_deliveries (
-    id               uuid PRIMARY KEY,
-    webhook_id       uuid NOT NULL REFERENCES webhooks (id),
-    organization_id  uuid NOT NULL,
-    event_id         uuid NOT NULL,
+    id               text PRIMARY KEY,
+    webhook_id       text NOT NULL REFERENCES webhooks (id),
+    organization_id  text NOT NULL,
+    event_id         text NOT NULL,
     event_type       text NOT NULL,
     body             text NOT NULL,
     status           text NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
     attempts         integer NOT NULL DEFAULT 0,
-    next_attempt_at  timestamptz NOT NULL,
-    leased_until     timestamptz,
-    last_attempt_at  timestamptz,
+    next_attempt_at  datetime NOT NULL,
+    leased_until     datetime,
+    last_attempt_at  datetime,
     last_status      integer,
     last_error       text,
-    delivered_at     timestamptz,
-    created_at       timestamptz NOT NULL
+    delivered_at     datetime,
+    created_at       datetime NOT NULL
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, id);
