@@ -1865,6 +1865,12 @@ type CaseCreate struct {
 	// AssignedTo A user of the caller's organisation (default the caller).
 	AssignedTo *openapi_types.UUID `json:"assigned_to,omitempty"`
 
+	// Id Optional id made by the client (a UUID, ideally v7), so that a create
+	// retried after a lost connection is recognised: a second create with
+	// the id of an existing record of yours answers 200 with its current
+	// version instead of creating another; an id in use elsewhere is 409.
+	Id *openapi_types.UUID `json:"id,omitempty"`
+
 	// OpenedOn Default today (UTC).
 	OpenedOn *openapi_types.Date `json:"opened_on,omitempty"`
 
@@ -2109,14 +2115,20 @@ type LegalServiceView string
 
 // LegalServiceCreate defines model for LegalServiceCreate.
 type LegalServiceCreate struct {
-	Cost           *Money                 `json:"cost,omitempty"`
-	Details        *LegalDetails          `json:"details,omitempty"`
-	EndedOn        *openapi_types.Date    `json:"ended_on,omitempty"`
-	FundingProject *string                `json:"funding_project,omitempty"`
-	Notes          *string                `json:"notes,omitempty"`
-	StartedOn      *openapi_types.Date    `json:"started_on,omitempty"`
-	Status         *ServiceStatus         `json:"status,omitempty"`
-	Type           LegalServiceCreateType `json:"type"`
+	Cost           *Money              `json:"cost,omitempty"`
+	Details        *LegalDetails       `json:"details,omitempty"`
+	EndedOn        *openapi_types.Date `json:"ended_on,omitempty"`
+	FundingProject *string             `json:"funding_project,omitempty"`
+
+	// Id Optional id made by the client (a UUID, ideally v7), so that a create
+	// retried after a lost connection is recognised: a second create with
+	// the id of an existing record of yours answers 200 with its current
+	// version instead of creating another; an id in use elsewhere is 409.
+	Id        *openapi_types.UUID    `json:"id,omitempty"`
+	Notes     *string                `json:"notes,omitempty"`
+	StartedOn *openapi_types.Date    `json:"started_on,omitempty"`
+	Status    *ServiceStatus         `json:"status,omitempty"`
+	Type      LegalServiceCreateType `json:"type"`
 }
 
 // LegalServiceCreateType defines model for LegalServiceCreate.Type.
@@ -2186,14 +2198,20 @@ type MedicalServiceView string
 
 // MedicalServiceCreate defines model for MedicalServiceCreate.
 type MedicalServiceCreate struct {
-	Cost           *Money                   `json:"cost,omitempty"`
-	Details        *MedicalDetails          `json:"details,omitempty"`
-	EndedOn        *openapi_types.Date      `json:"ended_on,omitempty"`
-	FundingProject *string                  `json:"funding_project,omitempty"`
-	Notes          *string                  `json:"notes,omitempty"`
-	StartedOn      *openapi_types.Date      `json:"started_on,omitempty"`
-	Status         *ServiceStatus           `json:"status,omitempty"`
-	Type           MedicalServiceCreateType `json:"type"`
+	Cost           *Money              `json:"cost,omitempty"`
+	Details        *MedicalDetails     `json:"details,omitempty"`
+	EndedOn        *openapi_types.Date `json:"ended_on,omitempty"`
+	FundingProject *string             `json:"funding_project,omitempty"`
+
+	// Id Optional id made by the client (a UUID, ideally v7), so that a create
+	// retried after a lost connection is recognised: a second create with
+	// the id of an existing record of yours answers 200 with its current
+	// version instead of creating another; an id in use elsewhere is 409.
+	Id        *openapi_types.UUID      `json:"id,omitempty"`
+	Notes     *string                  `json:"notes,omitempty"`
+	StartedOn *openapi_types.Date      `json:"started_on,omitempty"`
+	Status    *ServiceStatus           `json:"status,omitempty"`
+	Type      MedicalServiceCreateType `json:"type"`
 }
 
 // MedicalServiceCreateType defines model for MedicalServiceCreate.Type.
@@ -2310,14 +2328,20 @@ type OtherServiceView string
 
 // OtherServiceCreate defines model for OtherServiceCreate.
 type OtherServiceCreate struct {
-	Cost           *Money                 `json:"cost,omitempty"`
-	Details        *OtherDetails          `json:"details,omitempty"`
-	EndedOn        *openapi_types.Date    `json:"ended_on,omitempty"`
-	FundingProject *string                `json:"funding_project,omitempty"`
-	Notes          *string                `json:"notes,omitempty"`
-	StartedOn      *openapi_types.Date    `json:"started_on,omitempty"`
-	Status         *ServiceStatus         `json:"status,omitempty"`
-	Type           OtherServiceCreateType `json:"type"`
+	Cost           *Money              `json:"cost,omitempty"`
+	Details        *OtherDetails       `json:"details,omitempty"`
+	EndedOn        *openapi_types.Date `json:"ended_on,omitempty"`
+	FundingProject *string             `json:"funding_project,omitempty"`
+
+	// Id Optional id made by the client (a UUID, ideally v7), so that a create
+	// retried after a lost connection is recognised: a second create with
+	// the id of an existing record of yours answers 200 with its current
+	// version instead of creating another; an id in use elsewhere is 409.
+	Id        *openapi_types.UUID    `json:"id,omitempty"`
+	Notes     *string                `json:"notes,omitempty"`
+	StartedOn *openapi_types.Date    `json:"started_on,omitempty"`
+	Status    *ServiceStatus         `json:"status,omitempty"`
+	Type      OtherServiceCreateType `json:"type"`
 }
 
 // OtherServiceCreateType defines model for OtherServiceCreate.Type.
@@ -2386,8 +2410,13 @@ type PersonInput struct {
 // Problem Problem details (RFC 9457).
 type Problem struct {
 	// Code Machine-readable error code.
-	Code   ProblemCode `json:"code"`
-	Detail *string     `json:"detail,omitempty"`
+	Code ProblemCode `json:"code"`
+
+	// Current On a 412 from updating a case or a service, the record's current
+	// version (as GET returns it; its `ETag` is in the `ETag` header), so
+	// a client can merge its change and retry.
+	Current *map[string]interface{} `json:"current,omitempty"`
+	Detail  *string                 `json:"detail,omitempty"`
 
 	// Errors The offending fields, for validation errors.
 	Errors *[]FieldError `json:"errors,omitempty"`
@@ -2456,14 +2485,20 @@ type PsychologicalServiceView string
 
 // PsychologicalServiceCreate defines model for PsychologicalServiceCreate.
 type PsychologicalServiceCreate struct {
-	Cost           *Money                         `json:"cost,omitempty"`
-	Details        *PsychologicalDetails          `json:"details,omitempty"`
-	EndedOn        *openapi_types.Date            `json:"ended_on,omitempty"`
-	FundingProject *string                        `json:"funding_project,omitempty"`
-	Notes          *string                        `json:"notes,omitempty"`
-	StartedOn      *openapi_types.Date            `json:"started_on,omitempty"`
-	Status         *ServiceStatus                 `json:"status,omitempty"`
-	Type           PsychologicalServiceCreateType `json:"type"`
+	Cost           *Money                `json:"cost,omitempty"`
+	Details        *PsychologicalDetails `json:"details,omitempty"`
+	EndedOn        *openapi_types.Date   `json:"ended_on,omitempty"`
+	FundingProject *string               `json:"funding_project,omitempty"`
+
+	// Id Optional id made by the client (a UUID, ideally v7), so that a create
+	// retried after a lost connection is recognised: a second create with
+	// the id of an existing record of yours answers 200 with its current
+	// version instead of creating another; an id in use elsewhere is 409.
+	Id        *openapi_types.UUID            `json:"id,omitempty"`
+	Notes     *string                        `json:"notes,omitempty"`
+	StartedOn *openapi_types.Date            `json:"started_on,omitempty"`
+	Status    *ServiceStatus                 `json:"status,omitempty"`
+	Type      PsychologicalServiceCreateType `json:"type"`
 }
 
 // PsychologicalServiceCreateType defines model for PsychologicalServiceCreate.Type.
@@ -2564,14 +2599,20 @@ type ReintegrationServiceView string
 
 // ReintegrationServiceCreate defines model for ReintegrationServiceCreate.
 type ReintegrationServiceCreate struct {
-	Cost           *Money                         `json:"cost,omitempty"`
-	Details        *ReintegrationDetails          `json:"details,omitempty"`
-	EndedOn        *openapi_types.Date            `json:"ended_on,omitempty"`
-	FundingProject *string                        `json:"funding_project,omitempty"`
-	Notes          *string                        `json:"notes,omitempty"`
-	StartedOn      *openapi_types.Date            `json:"started_on,omitempty"`
-	Status         *ServiceStatus                 `json:"status,omitempty"`
-	Type           ReintegrationServiceCreateType `json:"type"`
+	Cost           *Money                `json:"cost,omitempty"`
+	Details        *ReintegrationDetails `json:"details,omitempty"`
+	EndedOn        *openapi_types.Date   `json:"ended_on,omitempty"`
+	FundingProject *string               `json:"funding_project,omitempty"`
+
+	// Id Optional id made by the client (a UUID, ideally v7), so that a create
+	// retried after a lost connection is recognised: a second create with
+	// the id of an existing record of yours answers 200 with its current
+	// version instead of creating another; an id in use elsewhere is 409.
+	Id        *openapi_types.UUID            `json:"id,omitempty"`
+	Notes     *string                        `json:"notes,omitempty"`
+	StartedOn *openapi_types.Date            `json:"started_on,omitempty"`
+	Status    *ServiceStatus                 `json:"status,omitempty"`
+	Type      ReintegrationServiceCreateType `json:"type"`
 }
 
 // ReintegrationServiceCreateType defines model for ReintegrationServiceCreate.Type.
@@ -2635,14 +2676,20 @@ type ReturnServiceView string
 
 // ReturnServiceCreate defines model for ReturnServiceCreate.
 type ReturnServiceCreate struct {
-	Cost           *Money                  `json:"cost,omitempty"`
-	Details        *ReturnDetails          `json:"details,omitempty"`
-	EndedOn        *openapi_types.Date     `json:"ended_on,omitempty"`
-	FundingProject *string                 `json:"funding_project,omitempty"`
-	Notes          *string                 `json:"notes,omitempty"`
-	StartedOn      *openapi_types.Date     `json:"started_on,omitempty"`
-	Status         *ServiceStatus          `json:"status,omitempty"`
-	Type           ReturnServiceCreateType `json:"type"`
+	Cost           *Money              `json:"cost,omitempty"`
+	Details        *ReturnDetails      `json:"details,omitempty"`
+	EndedOn        *openapi_types.Date `json:"ended_on,omitempty"`
+	FundingProject *string             `json:"funding_project,omitempty"`
+
+	// Id Optional id made by the client (a UUID, ideally v7), so that a create
+	// retried after a lost connection is recognised: a second create with
+	// the id of an existing record of yours answers 200 with its current
+	// version instead of creating another; an id in use elsewhere is 409.
+	Id        *openapi_types.UUID     `json:"id,omitempty"`
+	Notes     *string                 `json:"notes,omitempty"`
+	StartedOn *openapi_types.Date     `json:"started_on,omitempty"`
+	Status    *ServiceStatus          `json:"status,omitempty"`
+	Type      ReturnServiceCreateType `json:"type"`
 }
 
 // ReturnServiceCreateType defines model for ReturnServiceCreate.Type.
@@ -2814,14 +2861,20 @@ type ShelterServiceView string
 
 // ShelterServiceCreate defines model for ShelterServiceCreate.
 type ShelterServiceCreate struct {
-	Cost           *Money                   `json:"cost,omitempty"`
-	Details        *ShelterDetails          `json:"details,omitempty"`
-	EndedOn        *openapi_types.Date      `json:"ended_on,omitempty"`
-	FundingProject *string                  `json:"funding_project,omitempty"`
-	Notes          *string                  `json:"notes,omitempty"`
-	StartedOn      *openapi_types.Date      `json:"started_on,omitempty"`
-	Status         *ServiceStatus           `json:"status,omitempty"`
-	Type           ShelterServiceCreateType `json:"type"`
+	Cost           *Money              `json:"cost,omitempty"`
+	Details        *ShelterDetails     `json:"details,omitempty"`
+	EndedOn        *openapi_types.Date `json:"ended_on,omitempty"`
+	FundingProject *string             `json:"funding_project,omitempty"`
+
+	// Id Optional id made by the client (a UUID, ideally v7), so that a create
+	// retried after a lost connection is recognised: a second create with
+	// the id of an existing record of yours answers 200 with its current
+	// version instead of creating another; an id in use elsewhere is 409.
+	Id        *openapi_types.UUID      `json:"id,omitempty"`
+	Notes     *string                  `json:"notes,omitempty"`
+	StartedOn *openapi_types.Date      `json:"started_on,omitempty"`
+	Status    *ServiceStatus           `json:"status,omitempty"`
+	Type      ShelterServiceCreateType `json:"type"`
 }
 
 // ShelterServiceCreateType defines model for ShelterServiceCreate.Type.
@@ -2867,14 +2920,20 @@ type SkillsServiceView string
 
 // SkillsServiceCreate defines model for SkillsServiceCreate.
 type SkillsServiceCreate struct {
-	Cost           *Money                  `json:"cost,omitempty"`
-	Details        *SkillsDetails          `json:"details,omitempty"`
-	EndedOn        *openapi_types.Date     `json:"ended_on,omitempty"`
-	FundingProject *string                 `json:"funding_project,omitempty"`
-	Notes          *string                 `json:"notes,omitempty"`
-	StartedOn      *openapi_types.Date     `json:"started_on,omitempty"`
-	Status         *ServiceStatus          `json:"status,omitempty"`
-	Type           SkillsServiceCreateType `json:"type"`
+	Cost           *Money              `json:"cost,omitempty"`
+	Details        *SkillsDetails      `json:"details,omitempty"`
+	EndedOn        *openapi_types.Date `json:"ended_on,omitempty"`
+	FundingProject *string             `json:"funding_project,omitempty"`
+
+	// Id Optional id made by the client (a UUID, ideally v7), so that a create
+	// retried after a lost connection is recognised: a second create with
+	// the id of an existing record of yours answers 200 with its current
+	// version instead of creating another; an id in use elsewhere is 409.
+	Id        *openapi_types.UUID     `json:"id,omitempty"`
+	Notes     *string                 `json:"notes,omitempty"`
+	StartedOn *openapi_types.Date     `json:"started_on,omitempty"`
+	Status    *ServiceStatus          `json:"status,omitempty"`
+	Type      SkillsServiceCreateType `json:"type"`
 }
 
 // SkillsServiceCreateType defines model for SkillsServiceCreate.Type.
@@ -6848,6 +6907,34 @@ type CreateCaseResponseObject interface {
 	VisitCreateCaseResponse(w http.ResponseWriter) error
 }
 
+type CreateCase200ResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+}
+
+type CreateCase200JSONResponse struct {
+	Body    Case
+	Headers CreateCase200ResponseHeaders
+}
+
+func (response CreateCase200JSONResponse) VisitCreateCaseResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCase201ResponseHeaders struct {
 	CacheControl *string
 	ETag         *string
@@ -8457,6 +8544,34 @@ type CreateServiceRequestObject struct {
 
 type CreateServiceResponseObject interface {
 	VisitCreateServiceResponse(w http.ResponseWriter) error
+}
+
+type CreateService200ResponseHeaders struct {
+	CacheControl *string
+	ETag         *string
+}
+
+type CreateService200JSONResponse struct {
+	Body    Service
+	Headers CreateService200ResponseHeaders
+}
+
+func (response CreateService200JSONResponse) VisitCreateServiceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type CreateService201ResponseHeaders struct {

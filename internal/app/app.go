@@ -164,7 +164,7 @@ func New(ctx context.Context, cfg config.Config, db *store.DB, keys *auth.KeySet
 		Consents: a.Consents, Services: a.Services, Notes: a.Notes, Audit: a.Audit, Referrals: a.Referrals, Reports: a.Reports, DB: db,
 		ServiceAccounts: a.ServiceAccounts, Webhooks: a.Webhooks, Logger: log,
 		Idempotency: store.NewIdempotency(db, dataKeys),
-		Registry:    reg, BodyLimitBytes: cfg.BodyLimitBytes,
+		Registry:    reg, BodyLimitBytes: cfg.BodyLimitBytes, CORSAllowedOrigins: cfg.CORSAllowedOrigins,
 	})
 	if err != nil {
 		return nil, err

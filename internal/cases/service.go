@@ -239,16 +239,45 @@ func notFound() error { return apperr.New(apperr.NotFound, "case not found") }
 // date of birth or a shared identity document is a Conflict naming it.
 // Forbidden, Invalid, Conflict.
 func (s *Service) Create(ctx context.Context, patch Patch, allowDuplicate bool) (View, error) {
+	v, _, err := s.CreateWithID(ctx, "", patch, allowDuplicate)
+	return v, err
+}
+
+// CreateWithID is Create with an id the client made (none when id is ""),
+// so a create retried after a lost answer is recognised: when a case of the
+// caller's organisation already has the id, it returns that case (as Get
+// does) and created is false. An id taken by any other record is Conflict.
+func (s *Service) CreateWithID(ctx context.Context, id string, patch Patch, allowDuplicate bool) (v View, created bool, err error) {
 	if err := s.authz.Require(ctx, authz.ObjCase, authz.ActCreate); err != nil {
-		return View{}, err
+		return View{}, false, err
 	}
 	p, _ := auth.PrincipalFrom(ctx)
+	if id != "" {
+		owner, _, err := s.store.Access(ctx, id, p.OrgID)
+		switch {
+		case err == nil && owner == p.OrgID:
+			v, err := s.Get(ctx, id)
+			return v, false, err
+		case err == nil:
+			return View{}, false, apperr.New(apperr.Conflict, "the id is already in use")
+		case !apperr.Is(err, apperr.NotFound):
+			return View{}, false, err
+		}
+	}
+	v, err = s.create(ctx, p, id, patch, allowDuplicate)
+	return v, err == nil, err
+}
+
+func (s *Service) create(ctx context.Context, p auth.Principal, id string, patch Patch, allowDuplicate bool) (View, error) {
 	if err := s.checkPatch(ctx, p.OrgID, patch); err != nil {
 		return View{}, err
 	}
 	now := s.now()
 	c := New()
-	c.ID, c.OrganizationID, c.CreatedBy = s.newID(), p.OrgID, p.ID
+	if id == "" {
+		id = s.newID()
+	}
+	c.ID, c.OrganizationID, c.CreatedBy = id, p.OrgID, p.ID
 	c.OpenedOn = Date(now)
 	c.AssignedTo = &p.ID
 	patch.Apply(&c)

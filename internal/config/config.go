@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -59,7 +60,10 @@ type Config struct {
 	// WebhooksAllowPrivate lets webhooks target loopback and private
 	// addresses over plain http: for tests and closed networks only.
 	WebhooksAllowPrivate bool
-	LogLevel             string
+	// CORSAllowedOrigins are the browser origins (scheme://host[:port]) that
+	// may call the API from a web page; none by default. Never "*".
+	CORSAllowedOrigins []string
+	LogLevel           string
 }
 
 // Load reads the configuration through getenv and validates it; it returns an
@@ -133,6 +137,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:             str("CASEWORK_LOG_LEVEL", "info"),
 		ReportMinCount:       int(integer("CASEWORK_REPORT_MIN_COUNT", 5)),
 		WebhooksAllowPrivate: boolean("CASEWORK_WEBHOOKS_ALLOW_PRIVATE", false),
+		CORSAllowedOrigins:   list(getenv("CASEWORK_CORS_ALLOWED_ORIGINS")),
 	}
 	c.DataDir = filepath.Clean(c.DataDir)
 	if err := c.setDriver(); err != nil {
@@ -142,6 +147,17 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, err)
 	}
 	return c, errors.Join(errs...)
+}
+
+// list splits a comma-separated setting, dropping empty items.
+func list(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (c *Config) setDriver() error {
@@ -164,6 +180,12 @@ func (c Config) Validate() error {
 	}
 	if c.RefreshTokenTTL > c.SessionMaxAge {
 		errs = append(errs, errors.New("CASEWORK_REFRESH_TOKEN_TTL: must not exceed CASEWORK_SESSION_MAX_AGE"))
+	}
+	for _, o := range c.CORSAllowedOrigins {
+		u, err := url.Parse(o)
+		if o == "*" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+			errs = append(errs, fmt.Errorf("CASEWORK_CORS_ALLOWED_ORIGINS: %q is not an origin such as https://app.example.org (a wildcard is never allowed)", o))
+		}
 	}
 	if c.ReportMinCount < 3 {
 		errs = append(errs, errors.New("CASEWORK_REPORT_MIN_COUNT: must be at least 3; smaller counts single people out"))

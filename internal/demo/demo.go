@@ -163,7 +163,7 @@ func addReferral(owner, recipient context.Context, a *app.App, rng *rand.Rand, v
 		return err
 	}
 	start := cases.Date(time.Now())
-	_, err = a.Services.Create(recipient, v.ID, services.NewServiceInput{
+	_, _, err = a.Services.Create(recipient, v.ID, services.NewServiceInput{
 		Type: r.ServiceTypes[0], Status: services.StatusInProgress, StartedOn: &start, FundingProject: pick(rng, funding),
 		Details: map[string]any{},
 	})
@@ -260,7 +260,7 @@ func addService(ctx context.Context, a *app.App, rng *rand.Rand, caseID string, 
 		Type: typ, Status: services.StatusInProgress, StartedOn: &start, FundingProject: pick(rng, funding), Details: details,
 		Cost: &services.Money{Amount: int64(50000 * (1 + rng.IntN(40))), Currency: "KZT"},
 	}
-	v, err := a.Services.Create(ctx, caseID, in)
+	v, _, err := a.Services.Create(ctx, caseID, in)
 	if err != nil {
 		return err
 	}

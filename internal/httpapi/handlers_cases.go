@@ -8,6 +8,7 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/casework/casework/api"
+	"github.com/casework/casework/internal/apperr"
 	"github.com/casework/casework/internal/cases"
 )
 
@@ -163,10 +164,17 @@ func (h *handlers) ListCases(ctx context.Context, req api.ListCasesRequestObject
 func (h *handlers) CreateCase(ctx context.Context, req api.CreateCaseRequestObject) (api.CreateCaseResponseObject, error) {
 	b := req.Body
 	person := b.Person
-	v, err := h.deps.Cases.Create(ctx, casePatch(nullable.Nullable[openapi_types.UUID](optionalUUID(b.AssignedTo)), b.OpenedOn, &person, b.Trafficking),
+	id := ""
+	if b.Id != nil {
+		id = b.Id.String()
+	}
+	v, created, err := h.deps.Cases.CreateWithID(ctx, id, casePatch(nullable.Nullable[openapi_types.UUID](optionalUUID(b.AssignedTo)), b.OpenedOn, &person, b.Trafficking),
 		req.Params.AllowDuplicate != nil && *req.Params.AllowDuplicate)
 	if err != nil {
 		return nil, err
+	}
+	if !created {
+		return api.CreateCase200JSONResponse{Body: caseBody(v), Headers: api.CreateCase200ResponseHeaders{ETag: etag(v.Version), CacheControl: &noStore}}, nil
 	}
 	return api.CreateCase201JSONResponse{Body: caseBody(v), Headers: api.CreateCase201ResponseHeaders{
 		ETag: etag(v.Version), Location: location("/api/v1/cases/", v.ID), CacheControl: &noStore,
@@ -196,6 +204,11 @@ func (h *handlers) UpdateCase(ctx context.Context, req api.UpdateCaseRequestObje
 	}
 	b := req.Body
 	v, err := h.deps.Cases.Update(ctx, req.Id.String(), version, casePatch(b.AssignedTo, b.OpenedOn, b.Person, b.Trafficking))
+	if apperr.Is(err, apperr.PreconditionFailed) {
+		if cur, gerr := h.deps.Cases.Get(ctx, req.Id.String()); gerr == nil {
+			return nil, stale{err: err, current: caseBody(cur), etag: *etag(cur.Version)}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

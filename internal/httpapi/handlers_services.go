@@ -15,6 +15,7 @@ import (
 // variants differ only in `details`, which the services package checks
 // against the type.
 type serviceInput struct {
+	ID             *string         `json:"id"`
 	Type           string          `json:"type"`
 	Status         *string         `json:"status"`
 	StartedOn      *string         `json:"started_on"`
@@ -48,6 +49,9 @@ func (h *handlers) CreateService(ctx context.Context, req api.CreateServiceReque
 		return nil, newBadRequest("the body is not a service")
 	}
 	in := services.NewServiceInput{Type: b.Type, Cost: b.Cost, Details: b.Details}
+	if b.ID != nil {
+		in.ID = *b.ID
+	}
 	if b.Status != nil {
 		in.Status = *b.Status
 	}
@@ -63,13 +67,16 @@ func (h *handlers) CreateService(ctx context.Context, req api.CreateServiceReque
 	if in.EndedOn, err = parseDate("ended_on", b.EndedOn); err != nil {
 		return nil, err
 	}
-	v, err := h.deps.Services.Create(ctx, req.Id.String(), in)
+	v, created, err := h.deps.Services.Create(ctx, req.Id.String(), in)
 	if err != nil {
 		return nil, err
 	}
 	body, err := serviceBody(v)
 	if err != nil {
 		return nil, err
+	}
+	if !created {
+		return api.CreateService200JSONResponse{Body: body, Headers: api.CreateService200ResponseHeaders{ETag: etag(v.Version), CacheControl: &noStore}}, nil
 	}
 	return api.CreateService201JSONResponse{Body: body, Headers: api.CreateService201ResponseHeaders{
 		ETag: etag(v.Version), Location: location("/api/v1/cases/"+v.CaseID+"/services/", v.ID), CacheControl: &noStore,
@@ -169,6 +176,13 @@ func (h *handlers) UpdateService(ctx context.Context, req api.UpdateServiceReque
 		c.Details = *b.Details
 	}
 	v, err := h.deps.Services.Update(ctx, req.Id.String(), req.ServiceId.String(), version, c)
+	if apperr.Is(err, apperr.PreconditionFailed) {
+		if cur, gerr := h.deps.Services.Get(ctx, req.Id.String(), req.ServiceId.String()); gerr == nil {
+			if body, berr := serviceBody(cur); berr == nil {
+				return nil, stale{err: err, current: body, etag: *etag(cur.Version)}
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -175,6 +175,9 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return next(c) // echo answers 404 or 405 for what the spec lacks
 		}
+		for k, v := range deprecation(route.Operation) {
+			c.Response().Header().Set(k, v)
+		}
 		if !isPublic(route) {
 			p, err := g.authenticate(req.Context(), req.Header.Get(echo.HeaderAuthorization))
 			if err != nil {
@@ -209,6 +212,31 @@ func (g *gate) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// deprecation returns the headers that announce a deprecated operation:
+// Deprecation (RFC 9745) from the operation's x-deprecated-at date, and Sunset
+// (RFC 8594) from its x-sunset date, when the spec marks it deprecated.
+func deprecation(op *openapi3.Operation) map[string]string {
+	if op == nil || !op.Deprecated {
+		return nil
+	}
+	h := map[string]string{"Deprecation": "true"}
+	day := func(key string) (time.Time, bool) {
+		s, ok := op.Extensions[key].(string)
+		if !ok {
+			return time.Time{}, false
+		}
+		t, err := time.Parse(time.DateOnly, s)
+		return t, err == nil
+	}
+	if t, ok := day("x-deprecated-at"); ok {
+		h["Deprecation"] = "@" + strconv.FormatInt(t.Unix(), 10)
+	}
+	if t, ok := day("x-sunset"); ok {
+		h["Sunset"] = t.UTC().Format(http.TimeFormat)
+	}
+	return h
 }
 
 // formatValidators make the gate check the string formats the spec uses

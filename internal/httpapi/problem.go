@@ -41,6 +41,17 @@ func newBadRequest(msg string, fields ...apperr.FieldError) error {
 	return badRequest{&apperr.Error{Code: apperr.Invalid, Message: msg, Fields: fields}}
 }
 
+// stale is a 412 that carries the record's current version, so a client can
+// merge its change and retry.
+type stale struct {
+	err     error
+	current any
+	etag    string
+}
+
+func (s stale) Error() string { return s.err.Error() }
+func (s stale) Unwrap() error { return s.err }
+
 // errorHandler writes every error as application/problem+json (RFC 9457).
 // Unknown errors are a 500 with no detail, logged with the request id.
 func errorHandler(log *slog.Logger, au *audit.Service) echo.HTTPErrorHandler {
@@ -88,8 +99,24 @@ func errorHandler(log *slog.Logger, au *audit.Service) echo.HTTPErrorHandler {
 			p.Errors = &fields
 		}
 		h := c.Response().Header()
-		if ae.RetryAfter > 0 {
-			h.Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+		var st stale
+		if errors.As(err, &st) {
+			if m, err := asObject(st.current); err == nil {
+				p.Current = &m
+				h.Set("ETag", st.etag)
+			}
+		}
+		// A client told to come back is told when, even where the cause
+		// named no time.
+		retry := ae.RetryAfter
+		if retry == 0 && status == http.StatusServiceUnavailable {
+			retry = 5
+		}
+		if retry == 0 && status == http.StatusTooManyRequests {
+			retry = 60
+		}
+		if retry > 0 {
+			h.Set("Retry-After", strconv.Itoa(retry))
 		}
 		if status == http.StatusUnauthorized {
 			h.Set("WWW-Authenticate", `Bearer realm="casework", error="invalid_token"`)
@@ -100,6 +127,16 @@ func errorHandler(log *slog.Logger, au *audit.Service) echo.HTTPErrorHandler {
 			_ = json.NewEncoder(c.Response()).Encode(p)
 		}
 	}
+}
+
+// asObject turns a response body into the JSON object it encodes as.
+func asObject(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(b, &m)
 }
 
 func classify(err error) (int, *apperr.Error) {

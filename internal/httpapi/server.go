@@ -59,6 +59,8 @@ type Deps struct {
 	// Registry receives the HTTP metrics and is served at /metrics.
 	Registry       *prometheus.Registry
 	BodyLimitBytes int64
+	// CORSAllowedOrigins may call the API from a browser; none when empty.
+	CORSAllowedOrigins []string
 }
 
 // NewServer returns the echo server with every route of openapi.yaml.
@@ -75,6 +77,18 @@ func NewServer(d Deps) (*echo.Echo, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.Binder = jsonBinder{}
 	e.HTTPErrorHandler = errorHandler(d.Logger, d.Audit)
+	if len(d.CORSAllowedOrigins) > 0 {
+		// Bearer tokens, never cookies: no credentials mode, so an allowed
+		// origin can never be a wildcard with credentials.
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:     d.CORSAllowedOrigins,
+			AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
+			AllowHeaders:     []string{"Authorization", "Content-Type", "If-Match", "Idempotency-Key", "Accept-Language", requestIDHeader},
+			ExposeHeaders:    []string{"ETag", "Location", "Retry-After", requestIDHeader, "Deprecation", "Sunset", "Content-Disposition"},
+			AllowCredentials: false,
+			MaxAge:           600,
+		}))
+	}
 	e.Use(
 		withRequestID,
 		withNegotiation,

@@ -374,7 +374,7 @@ func svcTestInvalidCreate(t *testing.T, env *apptest.Env, cw *apptest.Caller) {
 		{"funding project with spaces", map[string]any{"type": "legal", "funding_project": "USAID CT 2026"}, 400, ""},
 		{"funding project over 64", map[string]any{"type": "legal", "funding_project": strings.Repeat("A", 65)}, 400, ""},
 		{"not a date", map[string]any{"type": "legal", "started_on": "10.03.2025"}, 400, ""},
-		{"read-only id", map[string]any{"type": "legal", "id": uuid.NewString()}, 400, ""},
+		{"id that is not a UUID", map[string]any{"type": "legal", "id": "not-a-uuid"}, 400, ""},
 		{"starts more than a year ahead", map[string]any{"type": "legal", "started_on": svcToday(400)}, 422, "started_on"},
 	} {
 		svcProblem(t, env.Do(t, http.MethodPost, svcServicesPath(caseID), cw, c.body), c.status, c.field, c.name)

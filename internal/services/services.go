@@ -186,6 +186,8 @@ func (l *ServiceLayer) Get(ctx context.Context, caseID, id string) (View, error)
 
 // NewServiceInput is the input of Create.
 type NewServiceInput struct {
+	// ID is an id the client made, or "" (see Create).
+	ID             string
 	Type           string
 	Status         string
 	StartedOn      *time.Time
@@ -200,11 +202,32 @@ var fundingPattern = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,64}$`)
 
 // Create records a service for one of the caller's organisation's cases,
 // provided by the caller's organisation. Forbidden, NotFound, Invalid.
-func (l *ServiceLayer) Create(ctx context.Context, caseID string, in NewServiceInput) (View, error) {
+//
+// With in.ID (an id the client made) a retried create is recognised: when
+// the case already has a service with that id, Create returns it (as Get
+// does) and created is false; an id taken by any other record is Conflict.
+func (l *ServiceLayer) Create(ctx context.Context, caseID string, in NewServiceInput) (v View, created bool, err error) {
 	acc, err := l.cases.ResolveWrite(ctx, caseID, authz.ObjService, authz.ActCreate)
 	if err != nil {
-		return View{}, err
+		return View{}, false, err
 	}
+	if in.ID != "" {
+		v, err := l.Get(ctx, caseID, in.ID)
+		if err == nil {
+			return v, false, nil
+		}
+		if !apperr.Is(err, apperr.NotFound) {
+			return View{}, false, err
+		}
+	}
+	v, err = l.create(ctx, acc, caseID, in)
+	if apperr.Is(err, apperr.Conflict) && in.ID != "" {
+		return View{}, false, apperr.Wrap(apperr.Conflict, "the id is already in use", err)
+	}
+	return v, err == nil, err
+}
+
+func (l *ServiceLayer) create(ctx context.Context, acc cases.Access, caseID string, in NewServiceInput) (View, error) {
 	if in.Status == "" {
 		in.Status = StatusPlanned
 	}
@@ -214,8 +237,12 @@ func (l *ServiceLayer) Create(ctx context.Context, caseID string, in NewServiceI
 	}
 	p, _ := auth.PrincipalFrom(ctx)
 	now := l.now()
+	id := in.ID
+	if id == "" {
+		id = l.newID()
+	}
 	s := Service{
-		ID: l.newID(), CaseID: caseID, OrganizationID: acc.OrganizationID, ProviderOrganizationID: p.OrgID,
+		ID: id, CaseID: caseID, OrganizationID: acc.OrganizationID, ProviderOrganizationID: p.OrgID,
 		Type: in.Type, Status: in.Status, StartedOn: date(in.StartedOn), EndedOn: date(in.EndedOn), Cost: in.Cost,
 		FundingProject: strings.TrimSpace(in.FundingProject), Notes: strings.TrimSpace(in.Notes),
 		Details: mergeDetails(nil, details), RecordedBy: p.ID, Version: 1, CreatedAt: now, UpdatedAt: now,
