@@ -279,7 +279,9 @@ func (s *Service) create(ctx context.Context, p auth.Principal, id string, patch
 	}
 	c.ID, c.OrganizationID, c.CreatedBy = id, p.OrgID, p.ID
 	c.OpenedOn = Date(now)
-	c.AssignedTo = &p.ID
+	if p.Kind == auth.KindUser {
+		c.AssignedTo = &p.ID // a service account is no one to assign a case to
+	}
 	patch.Apply(&c)
 	if err := Validate(c, now); err != nil {
 		return View{}, err
