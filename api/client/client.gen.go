@@ -643,6 +643,24 @@ func (e Locale) Valid() bool {
 	}
 }
 
+// Defines values for MeKind.
+const (
+	MeKindServiceAccount MeKind = "service_account"
+	MeKindUser           MeKind = "user"
+)
+
+// Valid indicates whether the value is a known member of the MeKind enum.
+func (e MeKind) Valid() bool {
+	switch e {
+	case MeKindServiceAccount:
+		return true
+	case MeKindUser:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MeansOfControl.
 const (
 	MeansOfControlDebtBondage              MeansOfControl = "debt_bondage"
@@ -2147,13 +2165,21 @@ type LoginRequest struct {
 
 // Me defines model for Me.
 type Me struct {
-	DisplayName    string              `json:"display_name"`
-	Email          openapi_types.Email `json:"email"`
-	Id             openapi_types.UUID  `json:"id"`
-	Locale         Locale              `json:"locale"`
-	OrganizationId openapi_types.UUID  `json:"organization_id"`
-	Roles          []Role              `json:"roles"`
+	DisplayName string `json:"display_name"`
+
+	// Email The sign-in of a user; null for a service account.
+	Email nullable.Nullable[openapi_types.Email] `json:"email"`
+	Id    openapi_types.UUID                     `json:"id"`
+
+	// Kind A person, or an integrator's service account.
+	Kind           MeKind             `json:"kind"`
+	Locale         Locale             `json:"locale"`
+	OrganizationId openapi_types.UUID `json:"organization_id"`
+	Roles          []Role             `json:"roles"`
 }
+
+// MeKind A person, or an integrator's service account.
+type MeKind string
 
 // MeansOfControl CTDC means of control.
 type MeansOfControl string
@@ -3115,7 +3141,7 @@ type WebhookWithSecret struct {
 	Id             openapi_types.UUID `json:"id"`
 	OrganizationId openapi_types.UUID `json:"organization_id"`
 
-	// Secret The HMAC key of the signatures; shown once.
+	// Secret The HMAC key of the signatures (the string as given); shown once.
 	Secret    string    `json:"secret"`
 	UpdatedAt time.Time `json:"updated_at"`
 	Url       string    `json:"url"`

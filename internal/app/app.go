@@ -33,6 +33,7 @@ import (
 	"github.com/casework/casework/internal/serviceaccounts"
 	"github.com/casework/casework/internal/services"
 	"github.com/casework/casework/internal/store"
+	"github.com/casework/casework/internal/throttle"
 	"github.com/casework/casework/internal/users"
 	"github.com/casework/casework/internal/webhooks"
 )
@@ -165,6 +166,7 @@ func New(ctx context.Context, cfg config.Config, db *store.DB, keys *auth.KeySet
 		ServiceAccounts: a.ServiceAccounts, Webhooks: a.Webhooks, Logger: log,
 		Idempotency: store.NewIdempotency(db, dataKeys),
 		Registry:    reg, BodyLimitBytes: cfg.BodyLimitBytes, CORSAllowedOrigins: cfg.CORSAllowedOrigins,
+		Throttle: throttle.New(throttle.Default, nil),
 	})
 	if err != nil {
 		return nil, err

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"strings"
 
 	"github.com/google/uuid"
+	"github.com/oapi-codegen/nullable"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/casework/casework/api"
@@ -23,7 +25,12 @@ func (h *handlers) Login(ctx context.Context, req api.LoginRequestObject) (api.L
 	if req.Body.Password != nil {
 		password = *req.Body.Password
 	}
+	account := "user:" + strings.ToLower(strings.TrimSpace(string(req.Body.Email)))
+	if err := h.throttled(ctx, account, "auth.login", "user"); err != nil {
+		return nil, err
+	}
 	pair, err := h.deps.Auth.Login(ctx, string(req.Body.Email), password)
+	h.attempted(ctx, account, err)
 	// The account's organisation is recorded either way, so its admin sees
 	// failed attempts against its users too.
 	ev := audit.New(ctx, "auth.login", "user", pair.UserID, audit.Success)
@@ -40,6 +47,33 @@ func (h *handlers) Login(ctx context.Context, req api.LoginRequestObject) (api.L
 		return nil, err
 	}
 	return api.Login200JSONResponse{Body: tokenResponse(pair), Headers: api.Login200ResponseHeaders{CacheControl: &noStore}}, nil
+}
+
+// throttled refuses an attempt on account while its failures (or the
+// caller's address's) fill a window: 429 with Retry-After, audited as denied,
+// without checking the credentials at all.
+func (h *handlers) throttled(ctx context.Context, account, action, objectType string) error {
+	wait := h.deps.Throttle.Wait(account, audit.RequestFrom(ctx).IP)
+	if wait <= 0 {
+		return nil
+	}
+	if err := h.deps.Audit.Record(ctx, action, objectType, "", audit.Denied); err != nil {
+		return err
+	}
+	return &apperr.Error{Code: apperr.RateLimited, Message: "too many failed attempts; try again later",
+		RetryAfter: int(wait.Seconds()) + 1}
+}
+
+// attempted counts a failed attempt on account, or forgets the caller's
+// failures on a success. Only wrong credentials count, not outages.
+func (h *handlers) attempted(ctx context.Context, account string, err error) {
+	ip := audit.RequestFrom(ctx).IP
+	switch {
+	case err == nil:
+		h.deps.Throttle.Succeeded(account, ip)
+	case apperr.Is(err, apperr.Unauthenticated):
+		h.deps.Throttle.Failed(account, ip)
+	}
 }
 
 func (h *handlers) RefreshToken(ctx context.Context, req api.RefreshTokenRequestObject) (api.RefreshTokenResponseObject, error) {
@@ -62,11 +96,15 @@ func (h *handlers) GetMe(ctx context.Context, _ api.GetMeRequestObject) (api.Get
 	if !ok {
 		return nil, apperr.New(apperr.Unauthenticated, "authentication required")
 	}
+	me := api.Me{
+		Id: uuid.MustParse(p.ID), Kind: api.MeKind(p.Kind), Email: nullable.NewNullNullable[openapi_types.Email](), DisplayName: p.DisplayName,
+		OrganizationId: uuid.MustParse(p.OrgID), Roles: roles(p.Roles), Locale: api.Locale(p.Locale),
+	}
+	if p.Kind == auth.KindUser {
+		me.Email = nullable.NewNullableWithValue(openapi_types.Email(p.Email))
+	}
 	return api.GetMe200JSONResponse{
-		Body: api.Me{
-			Id: uuid.MustParse(p.ID), Email: openapi_types.Email(p.Email), DisplayName: p.DisplayName,
-			OrganizationId: uuid.MustParse(p.OrgID), Roles: roles(p.Roles), Locale: api.Locale(p.Locale),
-		},
+		Body:    me,
 		Headers: api.GetMe200ResponseHeaders{CacheControl: &noStore},
 	}, nil
 }

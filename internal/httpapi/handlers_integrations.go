@@ -50,7 +50,12 @@ func (h *handlers) IssueClientToken(ctx context.Context, req api.IssueClientToke
 			return nil, newBadRequest("malformed Basic credentials")
 		}
 	}
+	account := "client:" + id
+	if err := h.throttled(ctx, account, "auth.client_credentials", "service_account"); err != nil {
+		return nil, err
+	}
 	tok, err := h.deps.ServiceAccounts.Grant(ctx, id, secret)
+	h.attempted(ctx, account, err)
 	ev := audit.New(ctx, "auth.client_credentials", "service_account", tok.AccountID, audit.Success)
 	ev.ActorType, ev.ActorID, ev.OrganizationID = audit.ActorServiceAccount, tok.AccountID, tok.OrgID
 	if err != nil {

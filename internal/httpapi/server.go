@@ -28,6 +28,7 @@ import (
 	"github.com/casework/casework/internal/reports"
 	"github.com/casework/casework/internal/serviceaccounts"
 	"github.com/casework/casework/internal/services"
+	"github.com/casework/casework/internal/throttle"
 	"github.com/casework/casework/internal/users"
 	"github.com/casework/casework/internal/webhooks"
 )
@@ -59,6 +60,8 @@ type Deps struct {
 	// Registry receives the HTTP metrics and is served at /metrics.
 	Registry       *prometheus.Registry
 	BodyLimitBytes int64
+	// Throttle slows down guessing of passwords and client secrets.
+	Throttle *throttle.Throttle
 	// CORSAllowedOrigins may call the API from a browser; none when empty.
 	CORSAllowedOrigins []string
 }

@@ -192,11 +192,14 @@ func (s *Webhooks) Claim(ctx context.Context, now, leaseUntil time.Time, n int) 
 			return translate(err, "webhook delivery")
 		}
 		var rows []struct {
-			deliveryRow
-			URL       string
-			SecretEnc string
+			ID, WebhookID, OrganizationID, EventID, EventType, Body string
+			Attempts                                             int
+			NextAttemptAt                                        time.Time
+			URL                                                  string `gorm:"column:url"`
+			SecretEnc                                            string
 		}
-		err := tx.Raw(`SELECT d.*, w.url, w.secret_enc FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+		err := tx.Raw(`SELECT d.id, d.webhook_id, d.organization_id, d.event_id, d.event_type, d.body, d.attempts,
+			d.next_attempt_at, w.url, w.secret_enc FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
 			WHERE d.id IN ? AND w.deleted_at IS NULL`, ids).Scan(&rows).Error
 		if err != nil {
 			return translate(err, "webhook delivery")
