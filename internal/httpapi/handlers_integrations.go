@@ -56,7 +56,13 @@ func (h *handlers) IssueClientToken(ctx context.Context, req api.IssueClientToke
 	}
 	tok, err := h.deps.ServiceAccounts.Grant(ctx, id, secret)
 	h.attempted(ctx, account, err)
-	ev := audit.New(ctx, "auth.client_credentials", "service_account", tok.AccountID, audit.Success)
+	// The object is the client id tried, so an admin sees guesses at an
+	// account (a non-UUID id names none and is left out).
+	object := tok.AccountID
+	if object == "" && uuid.Validate(id) == nil {
+		object = id
+	}
+	ev := audit.New(ctx, "auth.client_credentials", "service_account", object, audit.Success)
 	ev.ActorType, ev.ActorID, ev.OrganizationID = audit.ActorServiceAccount, tok.AccountID, tok.OrgID
 	if err != nil {
 		ev.Outcome, ev.ActorType = audit.Failure, audit.ActorAnonymous

@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/casework/casework/internal/apperr"
 	"github.com/casework/casework/internal/audit"
 	"github.com/casework/casework/internal/auth"
@@ -200,7 +202,8 @@ type Token struct {
 // Every failure is the same Unauthenticated error.
 func (s *Service) Grant(ctx context.Context, clientID, secret string) (Token, error) {
 	refused := apperr.New(apperr.Unauthenticated, "invalid client credentials")
-	if !strings.HasPrefix(secret, SecretPrefix) || len(secret) > 128 || len(clientID) > 64 {
+	// Client ids are account ids (UUIDs); anything else names no account.
+	if !strings.HasPrefix(secret, SecretPrefix) || len(secret) > 128 || uuid.Validate(clientID) != nil {
 		return Token{}, refused
 	}
 	a, hash, err := s.store.Credentials(ctx, clientID)

@@ -193,10 +193,10 @@ func (s *Webhooks) Claim(ctx context.Context, now, leaseUntil time.Time, n int) 
 		}
 		var rows []struct {
 			ID, WebhookID, OrganizationID, EventID, EventType, Body string
-			Attempts                                             int
-			NextAttemptAt                                        time.Time
-			URL                                                  string `gorm:"column:url"`
-			SecretEnc                                            string
+			Attempts                                                int
+			NextAttemptAt                                           time.Time
+			URL                                                     string `gorm:"column:url"`
+			SecretEnc                                               string
 		}
 		err := tx.Raw(`SELECT d.id, d.webhook_id, d.organization_id, d.event_id, d.event_type, d.body, d.attempts,
 			d.next_attempt_at, w.url, w.secret_enc FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
