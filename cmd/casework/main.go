@@ -52,6 +52,7 @@ commands:
   keys generate-data            print a new data-encryption keyring (JSON)
   demo [-cases N]               load a clearly fictional demo data set and print its sign-ins
   healthcheck                   exit 0 when the local server answers /healthz (for containers)
+  audit seal|verify             link pending audit events into the hash chain; check the chain
 
 Configuration comes from CASEWORK_* environment variables; see README.md.`
 
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return demoData(ctx, args[1:], getenv, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, getenv)
+	case "audit":
+		return auditChain(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -147,6 +150,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	go a.Dispatcher.Run(ctx, time.Second)
+	go sealAudit(ctx, a.AuditChain, a.Logger)
 	select {
 	case err := <-errc:
 		return err
@@ -279,4 +283,66 @@ func demoData(ctx context.Context, args []string, getenv func(string) string, st
 		return describe(err)
 	}
 	return describe(demo.Load(ctx, a, *n, stdout))
+}
+
+// sealAudit links new audit events into the hash chain every second until
+// ctx ends.
+func sealAudit(ctx context.Context, chain *store.AuditChain, log *slog.Logger) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		for {
+			n, err := chain.Seal(ctx, 5000)
+			if err != nil && ctx.Err() == nil {
+				log.Error("seal the audit trail", "error", err.Error())
+			}
+			if err != nil || n < 5000 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// auditChain seals pending audit events, or verifies the chain and reports
+// the first broken link (an error, so the exit status says so).
+func auditChain(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) != 1 || (args[0] != "seal" && args[0] != "verify") {
+		return errors.New("usage: casework audit seal | verify")
+	}
+	_, db, _, err := open(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	chain := store.NewAuditChain(db)
+	if args[0] == "seal" {
+		total := 0
+		for {
+			n, err := chain.Seal(ctx, 5000)
+			if err != nil {
+				return err
+			}
+			total += n
+			if n < 5000 {
+				break
+			}
+		}
+		_, err := fmt.Fprintf(stdout, "sealed %d audit events\n", total)
+		return err
+	}
+	v, err := chain.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	if v.Broken != "" {
+		fmt.Fprintf(stdout, "audit chain BROKEN after %d good links: %s\n", v.Links, v.Broken)
+		return errors.New("the audit chain does not verify")
+	}
+	_, err = fmt.Fprintf(stdout, "audit chain verifies: %d links, head %s; %d events not sealed yet\n", v.Links, v.Head, v.Unsealed)
+	return err
 }

@@ -59,11 +59,13 @@ type App struct {
 	ServiceAccounts *serviceaccounts.Service
 	Webhooks        *webhooks.Registry
 	Dispatcher      *webhooks.Dispatcher
-	DataKeys        *crypt.Keyring
-	OrgStore        *store.Organizations
-	CaseStore       *store.Cases
-	Handler         *echo.Echo
-	Logger          *slog.Logger
+	// AuditChain seals the audit trail into its hash chain.
+	AuditChain *store.AuditChain
+	DataKeys   *crypt.Keyring
+	OrgStore   *store.Organizations
+	CaseStore  *store.Cases
+	Handler    *echo.Echo
+	Logger     *slog.Logger
 }
 
 // LoadKeys returns the token-signing key set from configuration; on the
@@ -158,6 +160,7 @@ func New(ctx context.Context, cfg config.Config, db *store.DB, keys *auth.KeySet
 	a.ServiceAccounts = serviceaccounts.NewService(store.NewServiceAccounts(db), az, tokens, store.Now, store.NewID)
 	a.Webhooks = webhooks.NewRegistry(hooks, az, guard, store.Now, store.NewID)
 	a.Dispatcher = webhooks.NewDispatcher(hooks, guard.Client(), log, nil)
+	a.AuditChain = store.NewAuditChain(db)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.Handler, err = httpapi.NewServer(httpapi.Deps{
