@@ -17,14 +17,58 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // served only with -pprof, from the server process
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
 	"text/tabwriter"
+	"time"
 
 	"github.com/casework/casework/internal/app"
 	"github.com/casework/casework/internal/config"
 )
+
+// measure runs the scenarios against the server.
+func measure(ctx context.Context, o options, ds dataset, driver string, srv *server) ([]result, error) {
+	var conns []int
+	for _, c := range splitList(o.conns) {
+		n, err := strconv.Atoi(c)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-connections: bad count %q", c)
+		}
+		conns = append(conns, n)
+	}
+	load, err := loadScenarios(srv)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]scenario{"get": load[0], "list": load[1], "post": load[2]}
+	var results []result
+	for _, name := range splitList(o.scenarios) {
+		if name == "report" {
+			r, err := reportScenario(ctx, srv.base, driver, ds, o.runs)
+			if err != nil {
+				return nil, fmt.Errorf("report: %w", err)
+			}
+			r.RSSBytes = srv.peakRSS()
+			results = append(results, r)
+			continue
+		}
+		sc, ok := byName[name]
+		if !ok {
+			return nil, fmt.Errorf("-scenarios: unknown scenario %q", name)
+		}
+		for _, n := range conns {
+			m := attack(sc, n, o.warmup, o.duration)
+			results = append(results, result{Scenario: sc.name, Database: driver, Cases: ds.Cases, Conns: n,
+				ReqPerS: m.Throughput, P50: m.Latencies.P50, P99: m.Latencies.P99, Min: m.Latencies.Min, Max: m.Latencies.Max,
+				Errors: int(m.Requests) - int(float64(m.Requests)*m.Success+0.5), RSSBytes: srv.peakRSS()})
+		}
+	}
+	return results, nil
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -38,9 +82,11 @@ func main() {
 // options are the command's flags.
 type options struct {
 	size, databaseURL, dataDir, scenarios string
-	cpuProfile                            string
+	cpuProfile, serveChild, pprofAddr     string
+	conns                                 string
 	runs                                  int
-	asJSON                                bool
+	duration, warmup                      time.Duration
+	asJSON, pgbench                       bool
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -50,7 +96,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&o.size, "size", "small", "data set: small (10 organisations, 10,000 cases, 50,000 services) or large (50, 1,000,000, 5,000,000)")
 	fs.StringVar(&o.databaseURL, "database-url", getenv("CASEWORK_DATABASE_URL"), "PostgreSQL URL; empty for SQLite in -data-dir")
 	fs.StringVar(&o.dataDir, "data-dir", "./bench-data", "SQLite data directory (a throwaway; the data set is synthetic)")
-	fs.StringVar(&o.scenarios, "scenarios", "report", "comma-separated scenarios: report")
+	fs.StringVar(&o.scenarios, "scenarios", "get,list,post,report", "comma-separated scenarios: get, list, post, report")
+	fs.StringVar(&o.conns, "connections", "16,64", "comma-separated connection counts for the load scenarios")
+	fs.DurationVar(&o.duration, "duration", 20*time.Second, "measured time per load scenario and connection count")
+	fs.DurationVar(&o.warmup, "warmup", 5*time.Second, "unmeasured warm-up before each measurement")
+	fs.BoolVar(&o.pgbench, "pgbench", false, "also measure PostgreSQL alone with pgbench running the same single-row and list queries")
+	fs.StringVar(&o.pprofAddr, "pprof", "", "serve net/http/pprof from the server process on this address (e.g. 127.0.0.1:6060); off by default")
+	fs.StringVar(&o.serveChild, "serve-child", "", "internal: run the server on this address (the command starts itself this way)")
 	fs.IntVar(&o.runs, "runs", 7, "measured runs per report scenario (after one warm-up)")
 	fs.BoolVar(&o.asJSON, "json", false, "print results as JSON")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (seeding and in-process scenarios) to this file")
@@ -91,25 +143,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	defer a.DB.Close()
+	if o.serveChild != "" {
+		defer a.DB.Close()
+		if o.pprofAddr != "" {
+			go func() { _ = http.ListenAndServe(o.pprofAddr, nil) }() // net/http/pprof's handlers
+		}
+		return serveChild(ctx, a, o.serveChild)
+	}
 	if err := a.FirstStart(ctx, io.Discard); err != nil {
+		a.DB.Close()
 		return err
 	}
 	if _, err := seed(ctx, a, ds, o.asJSON); err != nil {
+		a.DB.Close()
 		return fmt.Errorf("seed: %w", err)
 	}
-	var results []result
-	for _, s := range splitList(o.scenarios) {
-		switch s {
-		case "report":
-			r, err := reportScenario(ctx, a, ds, o.runs)
-			if err != nil {
-				return fmt.Errorf("report: %w", err)
-			}
-			results = append(results, r)
-		default:
-			return fmt.Errorf("-scenarios: unknown scenario %q", s)
+	a.DB.Close()
+	srv, err := startServer(o, stderr)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	results, err := measure(ctx, o, ds, string(cfg.Driver), srv)
+	if err != nil {
+		return err
+	}
+	if o.pgbench && cfg.Driver == config.Postgres {
+		pb, err := pgbenchCeiling(ctx, o.databaseURL, ds, o.conns, o.duration)
+		if err != nil {
+			return fmt.Errorf("pgbench: %w", err)
 		}
+		results = append(results, pb...)
 	}
 	if o.asJSON {
 		enc := json.NewEncoder(stdout)

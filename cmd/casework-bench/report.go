@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/casework/casework/internal/app"
 )
 
 // result is one scenario's measurement.
@@ -61,21 +58,19 @@ func splitList(s string) []string {
 // age group × exploitation type, across every organisation.
 const reportPath = "/api/v1/reports/assistance?from=2025-01-01&to=2025-12-31&group_by=sex,age_group,exploitation_type"
 
-// reportScenario times the assistance report over HTTP (in process: one
-// request at a time, so the time is the report's, not the load generator's)
-// as the IOM coordinator, after one warm-up run.
-func reportScenario(ctx context.Context, a *app.App, ds dataset, runs int) (result, error) {
-	srv := httptest.NewServer(a.Handler)
-	defer srv.Close()
-	token, err := signIn(srv.URL, "coordinator@bench.example")
+// reportScenario times the assistance report over HTTP, one request at a
+// time (so the time is the report's, not the queue's), as the IOM
+// coordinator, after one warm-up run.
+func reportScenario(ctx context.Context, base, driver string, ds dataset, runs int) (result, error) {
+	token, err := signIn(base, "coordinator@bench.example")
 	if err != nil {
 		return result{}, err
 	}
-	r := result{Scenario: "assistance report", Database: string(a.Config.Driver), Cases: ds.Cases, Conns: 1}
+	r := result{Scenario: "assistance report", Database: driver, Cases: ds.Cases, Conns: 1}
 	var times []time.Duration
 	for i := range runs + 1 {
 		start := time.Now()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+reportPath, nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+reportPath, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
