@@ -49,23 +49,86 @@ func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 // insertAudit appends e within tx, so the event commits or rolls back with
 // the change it records.
 func insertAudit(tx *gorm.DB, e audit.Event) error {
-	row := auditRow{
+	row := newAuditRow(e)
+	return translate(tx.Create(&row).Error, "audit event")
+}
+
+func newAuditRow(e audit.Event) auditRow {
+	return auditRow{
 		ID: NewID(), OccurredAt: Now(), ActorType: e.ActorType, ActorID: optional(e.ActorID),
 		OrganizationID: optional(e.OrganizationID), Action: e.Action, ObjectType: e.ObjectType,
 		ObjectID: optional(e.ObjectID), Outcome: string(e.Outcome), IP: optional(e.IP), RequestID: optional(e.RequestID),
 	}
-	return translate(tx.Create(&row).Error, "audit event")
 }
 
-// Audit implements audit.Store.
-type Audit struct{ db *DB }
+// Audit implements audit.Store. Events recorded on their own (reads,
+// denials) are written by group commit: concurrent requests' events are
+// gathered and inserted in one transaction, and each request waits until
+// the transaction holding its event has committed, so no response goes out
+// before its event is durable, while one commit (one fsync) serves many.
+type Audit struct {
+	db      *DB
+	pending chan auditWrite
+}
 
-// NewAudit returns the audit store.
-func NewAudit(db *DB) *Audit { return &Audit{db: db} }
+type auditWrite struct {
+	row  auditRow
+	done chan error
+}
 
-// Record implements audit.Store.
+// maxAuditBatch bounds one group commit.
+const maxAuditBatch = 256
+
+// NewAudit returns the audit store and starts its writer, which lives as
+// long as the process.
+func NewAudit(db *DB) *Audit {
+	s := &Audit{db: db, pending: make(chan auditWrite, 4*maxAuditBatch)}
+	go s.write()
+	return s
+}
+
+// Record implements audit.Store: it returns once the event is committed.
 func (s *Audit) Record(ctx context.Context, e audit.Event) error {
-	return insertAudit(s.db.gorm.WithContext(ctx), e)
+	w := auditWrite{row: newAuditRow(e), done: make(chan error, 1)}
+	select {
+	case s.pending <- w:
+	case <-ctx.Done():
+		return translate(ctx.Err(), "audit event")
+	}
+	select {
+	case err := <-w.done:
+		return err
+	case <-ctx.Done():
+		// The event may still commit; the request fails either way.
+		return translate(ctx.Err(), "audit event")
+	}
+}
+
+// write takes whatever events are waiting (at least one) and commits them
+// together, then tells each waiter the outcome.
+func (s *Audit) write() {
+	for first := range s.pending {
+		batch := []auditWrite{first}
+	gather:
+		for len(batch) < maxAuditBatch {
+			select {
+			case w := <-s.pending:
+				batch = append(batch, w)
+			default:
+				break gather
+			}
+		}
+		rows := make([]auditRow, len(batch))
+		for i, w := range batch {
+			rows[i] = w.row
+		}
+		err := translate(s.db.gorm.Transaction(func(tx *gorm.DB) error {
+			return tx.CreateInBatches(rows, 100).Error
+		}), "audit event")
+		for _, w := range batch {
+			w.done <- err
+		}
+	}
 }
 
 // List implements audit.Store.
