@@ -94,8 +94,14 @@ func gormConfig() *gorm.Config {
 	return &gorm.Config{
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
-		NowFunc:                Now,
-		Logger:                 logger.Discard,
+		// Statements are prepared once per connection and reused: parsing
+		// SQL was a fifth of an audited read's CPU. The cache is bounded,
+		// since some statements vary (IN lists, report groupings).
+		PrepareStmt:        true,
+		PrepareStmtMaxSize: 512,
+		PrepareStmtTTL:     time.Hour,
+		NowFunc:            Now,
+		Logger:             logger.Discard,
 	}
 }
 
