@@ -151,6 +151,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 	go func() { errc <- srv.Serve(ln) }()
 	go a.Dispatcher.Run(ctx, time.Second)
 	go sealAudit(ctx, a.AuditChain, a.Logger)
+	go store.FollowPolicy(ctx, a.Config, 30*time.Second, a.Authorizer.Reload, a.Logger)
 	select {
 	case err := <-errc:
 		return err

@@ -191,7 +191,14 @@ func (s *Users) Update(ctx context.Context, scope tenant.Scope, id string, versi
 // bumpPolicyVersion moves the authorization policy version on, in the
 // transaction of the change that made the policy stale.
 func bumpPolicyVersion(tx *gorm.DB) error {
-	return translate(tx.Exec("UPDATE authz_policy SET version = version + 1 WHERE id = 1").Error, "policy")
+	if err := tx.Exec("UPDATE authz_policy SET version = version + 1 WHERE id = 1").Error; err != nil {
+		return translate(err, "policy")
+	}
+	if tx.Dialector.Name() == "postgres" {
+		// Delivered to every listening instance when the transaction commits.
+		return translate(tx.Exec("SELECT pg_notify('" + PolicyChannel + "', '')").Error, "policy")
+	}
+	return nil
 }
 
 func revokeUserSessions(tx *gorm.DB, userID, why string, now time.Time) error {
