@@ -196,7 +196,7 @@ func bumpPolicyVersion(tx *gorm.DB) error {
 	}
 	if tx.Dialector.Name() == "postgres" {
 		// Delivered to every listening instance when the transaction commits.
-		return translate(tx.Exec("SELECT pg_notify('" + PolicyChannel + "', '')").Error, "policy")
+		return translate(tx.Exec("SELECT pg_notify('"+PolicyChannel+"', '')").Error, "policy")
 	}
 	return nil
 }
